@@ -119,7 +119,9 @@ impl ArrowTable for ModelYearRow {
         vec![
             int64s(rows, |r| Some(r.model_year_id)),
             strings(rows, |r| Some(&r.model_id)),
-            Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.row.year))),
+            Arc::new(Int32Array::from_iter_values(
+                rows.iter().map(|r| r.row.year),
+            )),
         ]
     }
 }
@@ -195,14 +197,34 @@ mod tests {
         assert_eq!(batch.num_rows(), 1);
         assert_eq!(batch.schema(), ModelRow::schema());
         assert_eq!(batch.column(1).null_count(), 1, "unknown make stays null");
-        let names: Vec<_> = batch.schema().fields().iter().map(|f| f.name().clone()).collect();
-        assert_eq!(names, ["model_id", "make_id", "name", "nice_name", "record_id", "fetched_at"]);
+        let names: Vec<_> = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "model_id",
+                "make_id",
+                "name",
+                "nice_name",
+                "record_id",
+                "fetched_at"
+            ]
+        );
     }
 
     #[test]
     fn table_names_match_the_row_types() {
-        let names =
-            [MakeRow::NAME, ModelRow::NAME, ModelYearRow::NAME, SubmodelRow::NAME, StyleRow::NAME];
+        let names = [
+            MakeRow::NAME,
+            ModelRow::NAME,
+            ModelYearRow::NAME,
+            SubmodelRow::NAME,
+            StyleRow::NAME,
+        ];
         assert_eq!(names, TABLE_NAMES);
     }
 }

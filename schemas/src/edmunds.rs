@@ -8,8 +8,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
 
 use crate::Scope;
 
@@ -246,7 +246,10 @@ pub fn read_for_scope<'a>(scope: &Scope, body: &'a str) -> Result<Reading<'a>, S
         Ok(response) => check_scope(scope, &response).map(|()| Reading::Response(response)),
         Err(shape_error) => match serde_json::from_str::<ApiErrorBody>(body) {
             Ok(api_error) => Ok(Reading::ApiError(api_error)),
-            Err(_) => Err(format!("body is not a {} response: {shape_error}", scope_kind(scope))),
+            Err(_) => Err(format!(
+                "body is not a {} response: {shape_error}",
+                scope_kind(scope)
+            )),
         },
     }
 }
@@ -265,16 +268,22 @@ fn check_scope(scope: &Scope, response: &Response<'_>) -> Result<(), String> {
         (Scope::Make(nice_name), Response::Make(make)) => {
             let body_name = make.nice_name.as_ref().map(Text::as_str);
             if body_name.is_some_and(|name| name != nice_name) {
-                return Err(format!("body is make {body_name:?}, not the scope's {nice_name}"));
+                return Err(format!(
+                    "body is make {body_name:?}, not the scope's {nice_name}"
+                ));
             }
         }
         (Scope::Model(model_id), Response::Model(model)) if model.id.as_str() != model_id => {
-            return Err(format!("body is model {}, not the scope's {model_id}", model.id.as_str()));
+            return Err(format!(
+                "body is model {}, not the scope's {model_id}",
+                model.id.as_str()
+            ));
         }
         (Scope::Styles { model_id, year }, Response::Styles(styles)) => {
-            let stray = styles.styles.iter().find(|style| {
-                style.model.id.as_str() != model_id || style.year.year != *year
-            });
+            let stray = styles
+                .styles
+                .iter()
+                .find(|style| style.model.id.as_str() != model_id || style.year.year != *year);
             if let Some(style) = stray {
                 return Err(format!(
                     "style {} belongs to {}/{}, not the scope's {model_id}/{year}",
@@ -319,10 +328,15 @@ pub fn scope_of_body(body: &str) -> Option<Scope> {
     if let Some(styles) = shape.styles {
         let first = styles.first()?;
         let model_id = first.model.id.to_owned_string();
-        return Some(Scope::Styles { model_id, year: first.year.year });
+        return Some(Scope::Styles {
+            model_id,
+            year: first.year.year,
+        });
     }
     match shape.id? {
-        serde_json::Value::String(model_id) if shape.years.is_some() => Some(Scope::Model(model_id)),
+        serde_json::Value::String(model_id) if shape.years.is_some() => {
+            Some(Scope::Model(model_id))
+        }
         serde_json::Value::Number(_) if shape.models.is_some() => {
             Some(Scope::Make(shape.nice_name?.to_owned_string()))
         }
@@ -346,8 +360,14 @@ mod tests {
     fn shapes_tell_their_scope() {
         let cases = [
             (r#"{"makes":[],"makesCount":0}"#, Some("catalog")),
-            (r#"{"id":1,"name":"Lexus","niceName":"lexus","models":[]}"#, Some("make:lexus")),
-            (r#"{"id":"Lexus_RX_350","years":[]}"#, Some("model:Lexus_RX_350")),
+            (
+                r#"{"id":1,"name":"Lexus","niceName":"lexus","models":[]}"#,
+                Some("make:lexus"),
+            ),
+            (
+                r#"{"id":"Lexus_RX_350","years":[]}"#,
+                Some("model:Lexus_RX_350"),
+            ),
             (
                 r#"{"styles":[{"id":1,"make":{"id":2},"model":{"id":"M_X"},"year":{"id":3,"year":2011}}]}"#,
                 Some("styles:M_X/2011"),
@@ -372,8 +392,8 @@ mod tests {
     #[test]
     fn wrong_types_say_where() {
         let scope = Scope::Model("M".into());
-        let err = read_for_scope(&scope, r#"{"id":"M","years":[{"id":1,"year":"2011"}]}"#)
-            .unwrap_err();
+        let err =
+            read_for_scope(&scope, r#"{"id":"M","years":[{"id":1,"year":"2011"}]}"#).unwrap_err();
         assert!(err.contains("invalid type"), "{err}");
     }
 
@@ -383,6 +403,9 @@ mod tests {
         let Ok(Reading::ApiError(error)) = read_for_scope(&Scope::Catalog, body) else {
             panic!("not read as an API error");
         };
-        assert_eq!(error.summary(), "BAD_REQUEST INCORRECT_PARAMS: Style ID is not valid.");
+        assert_eq!(
+            error.summary(),
+            "BAD_REQUEST INCORRECT_PARAMS: Style ID is not valid."
+        );
     }
 }

@@ -47,14 +47,48 @@ pub struct ErrorRecord {
 /// A rejected line: what could be read of it, and why it was rejected.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rejection {
+    pub kind: RejectKind,
     pub record_id: Option<String>,
     pub endpoint: Option<String>,
     pub reason: String,
 }
 
+/// Why a line was rejected, in one word, for counting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RejectKind {
+    /// Bytes that are not UTF-8, or text that is not one JSON object (a truncated line).
+    NotJson,
+    /// A JSON object that is neither a raw record nor a legacy Firehose object.
+    UnknownLine,
+    /// A raw record whose envelope fields are missing or wrong.
+    BadEnvelope,
+    /// A raw record without an error and without a body.
+    EmptyBody,
+    /// A body that is not the response its scope calls for.
+    WrongShape,
+}
+
+impl RejectKind {
+    /// The name used in `data_quality`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectKind::NotJson => "not-json",
+            RejectKind::UnknownLine => "unknown-line",
+            RejectKind::BadEnvelope => "bad-envelope",
+            RejectKind::EmptyBody => "empty-body",
+            RejectKind::WrongShape => "wrong-shape",
+        }
+    }
+}
+
 impl Rejection {
-    fn new(reason: impl Into<String>) -> Rejection {
-        Rejection { record_id: None, endpoint: None, reason: reason.into() }
+    fn new(kind: RejectKind, reason: impl Into<String>) -> Rejection {
+        Rejection {
+            kind,
+            record_id: None,
+            endpoint: None,
+            reason: reason.into(),
+        }
     }
 }
 
@@ -98,7 +132,7 @@ struct LineFields<'a> {
 /// understood is a [`LineOutcome::Rejected`] with the reason.
 pub fn read_line(line: &[u8]) -> LineOutcome<'_> {
     let Ok(text) = std::str::from_utf8(line) else {
-        return LineOutcome::Rejected(Rejection::new("line is not UTF-8"));
+        return LineOutcome::Rejected(Rejection::new(RejectKind::NotJson, "line is not UTF-8"));
     };
     let text = text.trim_end_matches('\r');
     if text.trim().is_empty() {
@@ -106,7 +140,12 @@ pub fn read_line(line: &[u8]) -> LineOutcome<'_> {
     }
     let fields: LineFields = match serde_json::from_str(text) {
         Ok(fields) => fields,
-        Err(e) => return LineOutcome::Rejected(Rejection::new(format!("not a JSON object: {e}"))),
+        Err(e) => {
+            return LineOutcome::Rejected(Rejection::new(
+                RejectKind::NotJson,
+                format!("not a JSON object: {e}"),
+            ));
+        }
     };
     if fields.record_id.is_some() {
         read_envelope(fields)
@@ -114,6 +153,7 @@ pub fn read_line(line: &[u8]) -> LineOutcome<'_> {
         read_legacy(fields, text)
     } else {
         LineOutcome::Rejected(Rejection::new(
+            RejectKind::UnknownLine,
             "neither a raw record (no record_id) nor a legacy Firehose object (no time_stamp)",
         ))
     }
@@ -121,9 +161,13 @@ pub fn read_line(line: &[u8]) -> LineOutcome<'_> {
 
 fn read_envelope(fields: LineFields<'_>) -> LineOutcome<'_> {
     let record_id = fields.record_id.as_ref().map(Text::to_owned_string);
-    let endpoint = fields.endpoint.as_ref().map_or_else(String::new, Text::to_owned_string);
-    let reject = |reason: String| {
+    let endpoint = fields
+        .endpoint
+        .as_ref()
+        .map_or_else(String::new, Text::to_owned_string);
+    let reject = |kind: RejectKind, reason: String| {
         LineOutcome::Rejected(Rejection {
+            kind,
             record_id: record_id.clone(),
             endpoint: Some(endpoint.clone()),
             reason,
@@ -132,10 +176,22 @@ fn read_envelope(fields: LineFields<'_>) -> LineOutcome<'_> {
 
     match fields.v {
         Some(record::ENVELOPE_VERSION) => {}
-        Some(v) => return reject(format!("envelope version {v} is not one this reader knows")),
-        None => return reject("envelope without a version `v`".into()),
+        Some(v) => {
+            return reject(
+                RejectKind::BadEnvelope,
+                format!("envelope version {v} is not one this reader knows"),
+            );
+        }
+        None => {
+            return reject(
+                RejectKind::BadEnvelope,
+                "envelope without a version `v`".into(),
+            );
+        }
     }
-    let record_id = record_id.clone().expect("read_line only sends lines with a record_id");
+    let record_id = record_id
+        .clone()
+        .expect("read_line only sends lines with a record_id");
     if let Some(error) = fields.error {
         return LineOutcome::Error(ErrorRecord {
             record_id,
@@ -144,39 +200,54 @@ fn read_envelope(fields: LineFields<'_>) -> LineOutcome<'_> {
             message: error.message,
         });
     }
-    let fetched_at = match fields.fetched_at.as_ref().map(|t| t.as_str().parse::<FetchedAt>()) {
+    let fetched_at = match fields
+        .fetched_at
+        .as_ref()
+        .map(|t| t.as_str().parse::<FetchedAt>())
+    {
         Some(Ok(fetched_at)) => fetched_at,
-        Some(Err(e)) => return reject(format!("fetched_at: {e}")),
-        None => return reject("envelope without fetched_at".into()),
+        Some(Err(e)) => return reject(RejectKind::BadEnvelope, format!("fetched_at: {e}")),
+        None => {
+            return reject(
+                RejectKind::BadEnvelope,
+                "envelope without fetched_at".into(),
+            );
+        }
     };
     let scope = match fields.scope.as_ref().map(|s| s.as_str().parse::<Scope>()) {
         Some(Ok(scope)) => scope,
-        Some(Err(e)) => return reject(e.to_string()),
-        None => return reject("envelope without a scope".into()),
+        Some(Err(e)) => return reject(RejectKind::BadEnvelope, e.to_string()),
+        None => return reject(RejectKind::BadEnvelope, "envelope without a scope".into()),
     };
     let Some(body) = fields.body else {
-        return reject("empty body".into());
+        return reject(RejectKind::EmptyBody, "empty body".into());
     };
     match edmunds::read_for_scope(&scope, body.get()) {
-        Ok(Reading::Response(response)) => {
-            LineOutcome::Snapshot(Candidate { scope, record_id, fetched_at, response })
-        }
+        Ok(Reading::Response(response)) => LineOutcome::Snapshot(Candidate {
+            scope,
+            record_id,
+            fetched_at,
+            response,
+        }),
         Ok(Reading::ApiError(api_error)) => LineOutcome::Error(ErrorRecord {
             record_id,
             endpoint,
             kind: ErrorKind::Api,
             message: api_error.summary(),
         }),
-        Err(reason) => reject(reason),
+        Err(reason) => reject(RejectKind::WrongShape, reason),
     }
 }
 
 fn read_legacy<'a>(fields: LineFields<'a>, text: &str) -> LineOutcome<'a> {
-    let time_stamp = fields.time_stamp.expect("read_line only sends lines with a time_stamp");
+    let time_stamp = fields
+        .time_stamp
+        .expect("read_line only sends lines with a time_stamp");
     let Some(fetched_at) = FetchedAt::from_unix_seconds_f64(time_stamp) else {
-        return LineOutcome::Rejected(Rejection::new(format!(
-            "legacy time_stamp {time_stamp} is not a time"
-        )));
+        return LineOutcome::Rejected(Rejection::new(
+            RejectKind::UnknownLine,
+            format!("legacy time_stamp {time_stamp} is not a time"),
+        ));
     };
     let record_id = legacy_record_id(fetched_at, text);
     let endpoint = Some(LEGACY_ENDPOINT.to_owned());
@@ -196,6 +267,7 @@ fn read_legacy<'a>(fields: LineFields<'a>, text: &str) -> LineOutcome<'a> {
     }
     let (Some(id), Some(years)) = (fields.id, fields.years) else {
         return LineOutcome::Rejected(Rejection {
+            kind: RejectKind::UnknownLine,
             record_id: Some(record_id),
             endpoint,
             reason: "legacy object is not a model response (no id or no years)".into(),
@@ -215,7 +287,12 @@ fn read_legacy<'a>(fields: LineFields<'a>, text: &str) -> LineOutcome<'a> {
 }
 
 fn legacy_record_id(fetched_at: FetchedAt, text: &str) -> String {
-    record::record_id(LEGACY_SOURCE, LEGACY_ENDPOINT, fetched_at, Some(&record::compact_json(text)))
+    record::record_id(
+        LEGACY_SOURCE,
+        LEGACY_ENDPOINT,
+        fetched_at,
+        Some(&record::compact_json(text)),
+    )
 }
 
 /// The raw record a legacy Firehose object stands for: scope `model:<id>`, `fetched_at` from
@@ -235,8 +312,9 @@ pub fn legacy_record(text: &str) -> Result<RawRecord, String> {
         message: Option<Text<'a>>,
     }
 
-    let legacy: Legacy = serde_json::from_str(text)
-        .map_err(|e| format!("not a legacy Firehose object (model response with time_stamp): {e}"))?;
+    let legacy: Legacy = serde_json::from_str(text).map_err(|e| {
+        format!("not a legacy Firehose object (model response with time_stamp): {e}")
+    })?;
     let fetched_at = FetchedAt::from_unix_seconds_f64(legacy.time_stamp)
         .ok_or_else(|| format!("legacy time_stamp {} is not a time", legacy.time_stamp))?;
     let error = legacy.error_type.as_ref().map(|error_type| FetchError {
@@ -316,14 +394,19 @@ mod tests {
         let line = r#"{"v":1,"record_id":"abc","source":"s","endpoint":"/e","scope":"model:X","fetched_at":"2017-03-02T05:37:49.071Z","http_status":400,"body":{"errorType":"INCORRECT_PARAMS","message":"m","status":"BAD_REQUEST"},"error":null}"#;
         assert!(matches!(
             read_line(line.as_bytes()),
-            LineOutcome::Error(ErrorRecord { kind: ErrorKind::Api, .. })
+            LineOutcome::Error(ErrorRecord {
+                kind: ErrorKind::Api,
+                ..
+            })
         ));
     }
 
     #[test]
     fn bad_lines_are_rejected_with_a_reason() {
-        assert!(rejection(r#"{"time_stamp": 1488433069.0, "id": "X", "years": [{"id": 1"#)
-            .starts_with("not a JSON object"));
+        assert!(
+            rejection(r#"{"time_stamp": 1488433069.0, "id": "X", "years": [{"id": 1"#)
+                .starts_with("not a JSON object")
+        );
         assert!(rejection("[1, 2]").starts_with("not a JSON object"));
         assert!(rejection(r#"{"id": "X", "years": []}"#).starts_with("neither"));
         assert!(rejection(r#"{"time_stamp": 1.5, "makes": []}"#).contains("not a model"));
@@ -334,7 +417,9 @@ mod tests {
         };
         assert_eq!(rejection(&envelope("catalog", "null")), "empty body");
         assert!(rejection(&envelope("weird", "{}")).contains("is not a scope"));
-        assert!(rejection(&envelope("catalog", r#"{"makes":[{"id":"x"}]}"#)).contains("invalid type"));
+        assert!(
+            rejection(&envelope("catalog", r#"{"makes":[{"id":"x"}]}"#)).contains("invalid type")
+        );
         assert!(rejection(&envelope("model:X", r#""<html>""#)).contains("not a model response"));
     }
 

@@ -139,8 +139,8 @@ fn dedup(rows: &mut SnapshotRows) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::edmunds::{read_for_scope, Reading};
     use crate::Scope;
+    use crate::edmunds::{Reading, read_for_scope};
 
     fn rows_of(scope: &str, body: &str) -> SnapshotRows {
         let scope: Scope = scope.parse().unwrap();

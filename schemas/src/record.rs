@@ -154,7 +154,12 @@ impl RawRecord {
 /// The content id of a record: 128 bits of BLAKE3 over source, endpoint, fetched_at and the
 /// stored body, as 32 hex digits. The same response fetched at the same millisecond is the
 /// same record, however often it is delivered.
-pub fn record_id(source: &str, endpoint: &str, fetched_at: FetchedAt, body: Option<&str>) -> String {
+pub fn record_id(
+    source: &str,
+    endpoint: &str,
+    fetched_at: FetchedAt,
+    body: Option<&str>,
+) -> String {
     let mut hasher = blake3::Hasher::new();
     for part in [source, endpoint, &fetched_at.to_string()] {
         hasher.update(part.as_bytes());

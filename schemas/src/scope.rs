@@ -55,7 +55,10 @@ impl FromStr for Scope {
                 if model_id.is_empty() {
                     return Err(bad());
                 }
-                Ok(Scope::Styles { model_id: model_id.to_owned(), year })
+                Ok(Scope::Styles {
+                    model_id: model_id.to_owned(),
+                    year,
+                })
             }
             _ => Err(bad()),
         }
@@ -68,7 +71,12 @@ mod tests {
 
     #[test]
     fn every_scope_round_trips() {
-        for text in ["catalog", "make:lexus", "model:Lexus_RX_350", "styles:Lexus_RX_350/2011"] {
+        for text in [
+            "catalog",
+            "make:lexus",
+            "model:Lexus_RX_350",
+            "styles:Lexus_RX_350/2011",
+        ] {
             let scope: Scope = text.parse().unwrap();
             assert_eq!(scope.to_string(), text);
         }
@@ -76,7 +84,14 @@ mod tests {
 
     #[test]
     fn malformed_scopes_are_refused() {
-        for text in ["", "unknown", "model:", "styles:Lexus_RX_350", "styles:/2011", "year:3"] {
+        for text in [
+            "",
+            "unknown",
+            "model:",
+            "styles:Lexus_RX_350",
+            "styles:/2011",
+            "year:3",
+        ] {
             assert!(text.parse::<Scope>().is_err(), "{text} parsed");
         }
     }
