@@ -214,13 +214,13 @@ fn read_envelope(fields: LineFields<'_>) -> LineOutcome<'_> {
             );
         }
     };
+    let Some(body) = fields.body else {
+        return reject(RejectKind::EmptyBody, "empty body".into());
+    };
     let scope = match fields.scope.as_ref().map(|s| s.as_str().parse::<Scope>()) {
         Some(Ok(scope)) => scope,
         Some(Err(e)) => return reject(RejectKind::BadEnvelope, e.to_string()),
         None => return reject(RejectKind::BadEnvelope, "envelope without a scope".into()),
-    };
-    let Some(body) = fields.body else {
-        return reject(RejectKind::EmptyBody, "empty body".into());
     };
     match edmunds::read_for_scope(&scope, body.get()) {
         Ok(Reading::Response(response)) => LineOutcome::Snapshot(Candidate {

@@ -5,10 +5,12 @@
 
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+
 use crate::FetchedAt;
 
 /// `makes`, keyed by `make_id`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MakeRow {
     pub make_id: i64,
     pub name: Option<String>,
@@ -16,7 +18,7 @@ pub struct MakeRow {
 }
 
 /// `models`, keyed by `model_id`; `make_id` is unknown to a model snapshot.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelRow {
     pub model_id: String,
     pub make_id: Option<i64>,
@@ -28,7 +30,7 @@ pub struct ModelRow {
 ///
 /// `model_year_id` is not a key: the recorded catalog gives one id to two models in four
 /// places (e.g. `Hyundai_Ioniq` and `Hyundai_Ioniq_Electric` 2017).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelYearRow {
     pub model_id: String,
     pub year: i32,
@@ -36,7 +38,7 @@ pub struct ModelYearRow {
 }
 
 /// `submodels`, keyed by (`model_id`, `nice_name`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubmodelRow {
     pub model_id: String,
     pub nice_name: String,
@@ -46,7 +48,7 @@ pub struct SubmodelRow {
 
 /// `styles`, keyed by `style_id`. Its model year is (`model_id`, `model_year_id`) and its
 /// submodel (`model_id`, `submodel`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StyleRow {
     pub style_id: i64,
     pub model_id: String,
@@ -139,7 +141,7 @@ impl TableRow for StyleRow {
 }
 
 /// Every row one snapshot contributes, table by table.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SnapshotRows {
     pub makes: Vec<MakeRow>,
     pub models: Vec<ModelRow>,
@@ -149,7 +151,7 @@ pub struct SnapshotRows {
 }
 
 /// A current row with the snapshot it came from.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Traced<T> {
     pub row: T,
     pub record_id: Arc<str>,

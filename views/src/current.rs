@@ -8,9 +8,10 @@ use carlambda_schemas::rows::{
     MakeRow, ModelRow, ModelYearRow, SnapshotRows, StyleRow, SubmodelRow, TableRow, Traced,
 };
 use carlambda_schemas::{FetchedAt, Scope};
+use serde::{Deserialize, Serialize};
 
 /// A usable snapshot of a scope with the rows it contributes.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Snapshot {
     pub scope: Scope,
     pub record_id: Arc<str>,
@@ -30,7 +31,7 @@ impl Snapshot {
 ///
 /// Offering snapshots is a semilattice merge: the result does not depend on the order or the
 /// grouping of the offers, and offering a snapshot twice changes nothing.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Winners {
     by_scope: BTreeMap<Scope, Snapshot>,
 }

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray, UInt64Array};
 use arrow::error::ArrowError;
 
+use serde::{Deserialize, Serialize};
+
 use crate::Tables;
 
 /// The names of the views, in the order the page shows them.
@@ -46,7 +48,7 @@ pub struct MakeSummary {
 }
 
 /// The three kinds of fault `data_quality` lists.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Category {
     /// A record of a failed call or an API error body.
     Error,
@@ -67,7 +69,7 @@ impl Category {
 }
 
 /// An error record or a rejected line, where it was found.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Issue {
     pub category: Category,
     /// The error kind (`timeout`, `api`, ...) or rejection kind (`not-json`, ...).

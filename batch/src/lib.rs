@@ -1,0 +1,195 @@
+//! The batch layer: recomputes the batch view from every raw record in the master dataset.
+//!
+//! `run` lists the raw objects, reads them on timely workers ([`dataflow`]), applies "what
+//! current means" and the views ([`carlambda_views`]), writes every table and view as Parquet
+//! into a new version folder, and only then publishes that version ([`layout`]).
+
+pub mod dataflow;
+pub mod layout;
+pub mod read;
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::array::{ArrayRef, StringArray, TimestampMillisecondArray};
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
+use carlambda_schemas::FetchedAt;
+use carlambda_schemas::arrow::ArrowTable;
+use carlambda_store::{Store, StoreError};
+use carlambda_views::{Tables, Views, Winners, current_tables};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::layout::{LayoutError, Manifest, Watermark};
+
+/// The prefix of every raw object in the master dataset.
+pub const RAW_PREFIX: &str = "raw/";
+
+/// How to run a batch.
+#[derive(Clone, Copy, Debug)]
+pub struct BatchOptions {
+    /// Timely worker threads.
+    pub workers: usize,
+    /// Show a progress bar (only drawn when stderr is a terminal).
+    pub progress: bool,
+}
+
+/// Why a batch did not publish.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    #[error("building the Arrow batch of {name}: {source}")]
+    Arrow { name: String, source: ArrowError },
+    #[error("the batch dataflow failed: {0}")]
+    Dataflow(String),
+    #[error(
+        "{} raw object(s) could not be read, so nothing was published; first: {}",
+        .0.len(), .0[0]
+    )]
+    Unreadable(Vec<String>),
+}
+
+/// Recomputes the batch view from all raw objects in `store` and publishes it as a new
+/// version. Returns the new version's manifest. Must be called within a tokio runtime.
+pub async fn run(store: Arc<Store>, options: BatchOptions) -> Result<Manifest, BatchError> {
+    let started = Instant::now();
+    let keys = Arc::new(store.list(RAW_PREFIX).await?);
+    let version = layout::next_version(&store).await?;
+    tracing::info!(
+        objects = keys.len(),
+        version,
+        "batch reading {}",
+        store.describe()
+    );
+
+    let progress = progress_bar(keys.len() as u64, options.progress);
+    let partial = {
+        let (keys, store, progress) = (keys.clone(), store.clone(), progress.clone());
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            dataflow::read_objects(keys, store, runtime, options.workers, progress)
+        })
+        .await
+        .map_err(|e| BatchError::Dataflow(e.to_string()))?
+        .map_err(BatchError::Dataflow)?
+    };
+    progress.finish_and_clear();
+    if !partial.failures.is_empty() {
+        return Err(BatchError::Unreadable(partial.failures));
+    }
+
+    let tables = current_tables(&partial.winners);
+    let views = Views::compute(&tables, &partial.issues);
+    let mut rows = std::collections::BTreeMap::new();
+    for (name, batch) in record_batches(&tables, &views, &partial.winners)? {
+        let key = layout::part_key(version, name);
+        store
+            .put(
+                &key,
+                layout::parquet_bytes(&key, &batch)?,
+                "application/vnd.apache.parquet",
+            )
+            .await?;
+        rows.insert(name.to_owned(), batch.num_rows() as u64);
+    }
+
+    let mut counts = partial.counts;
+    counts.scopes = partial.winners.len() as u64;
+    let fetched: Vec<FetchedAt> = partial.winners.snapshots().map(|s| s.fetched_at).collect();
+    let manifest = Manifest {
+        version,
+        created_at: FetchedAt::now().to_string(),
+        watermark: Watermark {
+            shards: Default::default(),
+            last_object: keys.last().cloned(),
+        },
+        objects: keys.to_vec(),
+        counts,
+        rows,
+        oldest_fetched_at: fetched.iter().min().map(|t| t.to_string()),
+        newest_fetched_at: fetched.iter().max().map(|t| t.to_string()),
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    let manifest_json = serde_json::to_vec_pretty(&manifest).expect("a manifest serializes");
+    store
+        .put(
+            &layout::manifest_key(version),
+            manifest_json.into(),
+            "application/json",
+        )
+        .await?;
+    layout::publish(&store, version).await?;
+    tracing::info!(version, "published batch v{version}");
+    Ok(manifest)
+}
+
+fn progress_bar(objects: u64, wanted: bool) -> ProgressBar {
+    if !wanted || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let style = ProgressStyle::with_template(
+        "{spinner} reading raw objects {bar:40} {pos}/{len} {elapsed}",
+    )
+    .expect("the progress template is valid");
+    ProgressBar::new(objects).with_style(style)
+}
+
+/// Every table and view of the batch view, by name, plus `snapshots`: the winning snapshot of
+/// each scope, which later layers merge against.
+fn record_batches(
+    tables: &Tables,
+    views: &Views,
+    winners: &Winners,
+) -> Result<Vec<(&'static str, RecordBatch)>, BatchError> {
+    let arrow_error = |name: &str| {
+        let name = name.to_owned();
+        move |source| BatchError::Arrow { name, source }
+    };
+    let mut batches = vec![
+        (
+            "makes",
+            ArrowTable::to_record_batch(&tables.makes).map_err(arrow_error("makes"))?,
+        ),
+        (
+            "models",
+            ArrowTable::to_record_batch(&tables.models).map_err(arrow_error("models"))?,
+        ),
+        (
+            "model_years",
+            ArrowTable::to_record_batch(&tables.model_years).map_err(arrow_error("model_years"))?,
+        ),
+        (
+            "submodels",
+            ArrowTable::to_record_batch(&tables.submodels).map_err(arrow_error("submodels"))?,
+        ),
+        (
+            "styles",
+            ArrowTable::to_record_batch(&tables.styles).map_err(arrow_error("styles"))?,
+        ),
+    ];
+    batches.extend(views.to_record_batches().map_err(arrow_error("views"))?);
+    batches.push((
+        "snapshots",
+        snapshots_batch(winners).map_err(arrow_error("snapshots"))?,
+    ));
+    Ok(batches)
+}
+
+fn snapshots_batch(winners: &Winners) -> Result<RecordBatch, ArrowError> {
+    let scopes = winners.snapshots().map(|s| Some(s.scope.to_string()));
+    let record_ids = winners.snapshots().map(|s| Some(s.record_id.to_string()));
+    let fetched_at = winners.snapshots().map(|s| s.fetched_at.unix_millis());
+    let columns: [(&str, ArrayRef); 3] = [
+        ("scope", Arc::new(StringArray::from_iter(scopes))),
+        ("record_id", Arc::new(StringArray::from_iter(record_ids))),
+        (
+            "fetched_at",
+            Arc::new(TimestampMillisecondArray::from_iter_values(fetched_at).with_timezone("UTC")),
+        ),
+    ];
+    RecordBatch::try_from_iter(columns)
+}

@@ -1,0 +1,372 @@
+//! `carlambda import`: recorded responses from files into raw records.
+//!
+//! A file is either one JSON response (pretty-printed or not; its scope worked out from the
+//! body's shape), or NDJSON: legacy Firehose lines (a model response plus `time_stamp`), raw
+//! records, or bare responses, one per line. Whatever cannot be read still becomes a record,
+//! an `invalid-json` error record holding the text, so an import loses nothing.
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use carlambda_schemas::edmunds::{ApiErrorBody, scope_of_body};
+use carlambda_schemas::line::legacy_record;
+use carlambda_schemas::record::{Body, RecordParts};
+use carlambda_schemas::{ErrorKind, FetchError, FetchedAt, RawRecord};
+use carlambda_store::{Store, StoreError};
+use serde_json::value::RawValue;
+
+use crate::raw_object;
+
+/// The scope of a record whose scope could not be worked out; such a record never wins.
+pub const UNKNOWN_SCOPE: &str = "unknown";
+
+/// How to import.
+#[derive(Clone, Debug)]
+pub struct ImportOptions {
+    /// `source` of the records made from plain responses.
+    pub source: String,
+    /// `fetched_at` of responses that carry none; `None`: the file's modification time.
+    pub fetched_at: Option<FetchedAt>,
+}
+
+impl Default for ImportOptions {
+    fn default() -> ImportOptions {
+        ImportOptions {
+            source: "edmunds-v2".to_owned(),
+            fetched_at: None,
+        }
+    }
+}
+
+/// What an import did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImportSummary {
+    pub files: u64,
+    pub records: u64,
+    /// Records of failures: error bodies and text that is not JSON.
+    pub errors: u64,
+    /// The raw object written, or `None` when there was nothing to write.
+    pub object: Option<String>,
+    /// `false` when an identical object was already in the master dataset.
+    pub written: bool,
+}
+
+/// Why an import stopped. Nothing is written then.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Imports every file in `paths` (folders recursively, in name order) into `store` as one new
+/// raw object.
+pub async fn import(
+    store: &Store,
+    paths: &[PathBuf],
+    options: &ImportOptions,
+) -> Result<ImportSummary, ImportError> {
+    let mut summary = ImportSummary::default();
+    let mut records = Vec::new();
+    for path in files_under(paths)? {
+        let read_error = |source| ImportError::Read {
+            path: path.clone(),
+            source,
+        };
+        let bytes = std::fs::read(&path).map_err(read_error)?;
+        let modified = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .map_err(read_error)?;
+        let fetched_at = options.fetched_at.unwrap_or_else(|| modified_at(modified));
+        let file_name = path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into());
+        records.extend(records_of_file(
+            &file_name,
+            &bytes,
+            fetched_at,
+            &options.source,
+        ));
+        summary.files += 1;
+    }
+    summary.records = records.len() as u64;
+    summary.errors = records.iter().filter(|r| r.error.is_some()).count() as u64;
+    if !records.is_empty() {
+        let (key, written) = raw_object::append(store, "import", &records).await?;
+        summary.object = Some(key);
+        summary.written = written;
+    }
+    Ok(summary)
+}
+
+fn modified_at(modified: SystemTime) -> FetchedAt {
+    let millis = match modified.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(after) => after.as_millis() as i64,
+        Err(before) => -(before.duration().as_millis() as i64),
+    };
+    FetchedAt::from_unix_millis(millis)
+}
+
+fn files_under(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ImportError> {
+    let mut files = Vec::new();
+    for path in paths {
+        let read_error = |source| ImportError::Read {
+            path: path.clone(),
+            source,
+        };
+        if path.metadata().map_err(read_error)?.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(read_error)?
+                .map(|entry| entry.map(|e| e.path()))
+                .collect::<Result<_, _>>()
+                .map_err(read_error)?;
+            entries.retain(|entry| is_data_file(entry));
+            entries.sort();
+            files.extend(files_under(&entries)?);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+/// Whether a file met while walking a folder may hold responses: hidden files and documents
+/// (a recording's README, say) are passed over. Files named on the command line are always read.
+fn is_data_file(path: &std::path::Path) -> bool {
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().to_lowercase());
+    let document = [".md", ".txt", ".rst", ".html", ".pdf"]
+        .iter()
+        .any(|ext| name.ends_with(ext));
+    !name.starts_with('.') && !document
+}
+
+/// The raw records one file stands for. Never fails: unreadable text becomes error records.
+pub fn records_of_file(
+    file_name: &str,
+    bytes: &[u8],
+    fetched_at: FetchedAt,
+    source: &str,
+) -> Vec<RawRecord> {
+    let text = String::from_utf8_lossy(bytes);
+    let endpoint = format!("file:{file_name}");
+    if text.trim().is_empty() {
+        let scope = UNKNOWN_SCOPE.to_owned();
+        let (body, error, http_status) = (Body::None, None, None);
+        let parts = RecordParts {
+            source,
+            endpoint: &endpoint,
+            scope,
+            fetched_at,
+            http_status,
+            body,
+            error,
+        };
+        return vec![RawRecord::new(parts)];
+    }
+    if serde_json::from_str::<&RawValue>(&text).is_ok() {
+        return vec![record_of_json(&text, &endpoint, fetched_at, source)];
+    }
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty());
+    let first_is_json = lines
+        .clone()
+        .next()
+        .is_some_and(|(_, line)| serde_json::from_str::<&RawValue>(line).is_ok());
+    if !first_is_json {
+        let why = "the file is not JSON (truncated or not a response)";
+        return vec![not_json(&text, &endpoint, fetched_at, source, why)];
+    }
+    lines
+        .by_ref()
+        .map(|(index, line)| {
+            if serde_json::from_str::<&RawValue>(line).is_ok() {
+                record_of_json(line, &endpoint, fetched_at, source)
+            } else {
+                let why = format!("line {} is not JSON", index + 1);
+                not_json(line, &endpoint, fetched_at, source, &why)
+            }
+        })
+        .collect()
+}
+
+/// One JSON document: a raw record as it is, a legacy Firehose object, or a bare response.
+fn record_of_json(json: &str, endpoint: &str, fetched_at: FetchedAt, source: &str) -> RawRecord {
+    if let Ok(record) = serde_json::from_str::<RawRecord>(json) {
+        return record;
+    }
+    if let Ok(record) = legacy_record(json) {
+        return record;
+    }
+    let body = Body::from_received(json.as_bytes());
+    let (http_status, error) = match serde_json::from_str::<ApiErrorBody>(json) {
+        Ok(api_error) => (
+            api_error
+                .status
+                .as_ref()
+                .and_then(|s| status_code(s.as_str())),
+            Some(FetchError {
+                kind: ErrorKind::Api,
+                message: api_error.summary(),
+            }),
+        ),
+        Err(_) => (Some(200), None),
+    };
+    let scope = scope_of_body(json).map_or_else(|| UNKNOWN_SCOPE.to_owned(), |s| s.to_string());
+    RawRecord::new(RecordParts {
+        source,
+        endpoint,
+        scope,
+        fetched_at,
+        http_status,
+        body,
+        error,
+    })
+}
+
+fn not_json(
+    text: &str,
+    endpoint: &str,
+    fetched_at: FetchedAt,
+    source: &str,
+    why: &str,
+) -> RawRecord {
+    let detail = serde_json::from_str::<&RawValue>(text)
+        .err()
+        .map(|e| e.to_string());
+    RawRecord::new(RecordParts {
+        source,
+        endpoint,
+        scope: UNKNOWN_SCOPE.to_owned(),
+        fetched_at,
+        http_status: None,
+        body: Body::Text(text.to_owned()),
+        error: Some(FetchError {
+            kind: ErrorKind::InvalidJson,
+            message: format!("{why}: {}", detail.unwrap_or_default()),
+        }),
+    })
+}
+
+/// The HTTP status an Edmunds error body's `status` stands for.
+fn status_code(status: &str) -> Option<u16> {
+    Some(match status {
+        "BAD_REQUEST" => 400,
+        "UNAUTHORIZED" => 401,
+        "FORBIDDEN" => 403,
+        "NOT_FOUND" => 404,
+        "TOO_MANY_REQUESTS" => 429,
+        "INTERNAL_SERVER_ERROR" => 500,
+        "BAD_GATEWAY" => 502,
+        "SERVICE_UNAVAILABLE" => 503,
+        "GATEWAY_TIMEOUT" => 504,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at() -> FetchedAt {
+        "2017-03-02T05:00:00.000Z".parse().unwrap()
+    }
+
+    fn records(bytes: &str) -> Vec<RawRecord> {
+        records_of_file("f.json", bytes.as_bytes(), at(), "edmunds-v2")
+    }
+
+    #[test]
+    fn a_pretty_response_is_one_record_with_its_scope() {
+        let records = records("{\n \"id\": \"Lexus_RX_350\",\n \"years\": []\n}\n");
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].scope, "model:Lexus_RX_350");
+        assert_eq!(
+            records[0].body.as_ref().unwrap().get(),
+            r#"{"id":"Lexus_RX_350","years":[]}"#
+        );
+        assert_eq!(records[0].fetched_at, at());
+        assert!(records[0].error.is_none());
+    }
+
+    #[test]
+    fn an_error_body_is_an_api_error_record() {
+        let records = records(
+            r#"{"errorType":"INCORRECT_PARAMS","message":"Style ID is not valid. ","status":"BAD_REQUEST"}"#,
+        );
+        let error = records[0].error.as_ref().unwrap();
+        assert_eq!(error.kind, ErrorKind::Api);
+        assert_eq!(records[0].http_status, Some(400));
+    }
+
+    #[test]
+    fn legacy_lines_keep_their_time_stamps() {
+        let line = |ts: f64| format!(r#"{{"time_stamp": {ts}, "id": "M_X", "years": []}}"#);
+        let file = format!("{}\n{}\n", line(1488433069.5), line(1488436669.5));
+        let records = records(&file);
+        assert_eq!(records.len(), 2);
+        assert_eq!(
+            records[0].fetched_at.to_string(),
+            "2017-03-02T05:37:49.500Z"
+        );
+        assert_ne!(records[0].record_id, records[1].record_id);
+    }
+
+    #[test]
+    fn a_truncated_file_is_one_invalid_json_record_holding_the_text() {
+        let records = records("{\n \"id\": \"Lexus_RX_350\",\n \"years\": [");
+        assert_eq!(records.len(), 1);
+        assert_eq!(
+            records[0].error.as_ref().unwrap().kind,
+            ErrorKind::InvalidJson
+        );
+        let kept: String = serde_json::from_str(records[0].body.as_ref().unwrap().get()).unwrap();
+        assert!(kept.ends_with("\"years\": ["));
+    }
+
+    #[test]
+    fn a_bad_line_among_good_ones_is_an_error_record_of_its_own() {
+        let file = "{\"time_stamp\": 1.0, \"id\": \"M\", \"years\": []}\n{\"time_st\n";
+        let records = records(file);
+        assert_eq!(records.len(), 2);
+        assert!(records[0].error.is_none());
+        let message = &records[1].error.as_ref().unwrap().message;
+        assert!(message.starts_with("line 2 is not JSON"), "{message}");
+    }
+
+    #[test]
+    fn raw_records_are_imported_as_they_are() {
+        let original = records("{\"makes\": []}").remove(0);
+        let again = records(&original.to_line()).remove(0);
+        assert_eq!(again.record_id, original.record_id);
+        assert_eq!(again.scope, "catalog");
+    }
+
+    #[test]
+    fn an_empty_file_is_a_record_without_a_body() {
+        let records = records(" \n");
+        assert_eq!(records.len(), 1);
+        assert!(records[0].body.is_none() && records[0].error.is_none());
+    }
+
+    #[test]
+    fn folder_walks_pass_over_documents_and_hidden_files() {
+        assert!(is_data_file("a/lexus__rx350.json".as_ref()));
+        assert!(is_data_file("raw/2017/03/02/05/stream-1-2017".as_ref()));
+        assert!(!is_data_file("a/README.md".as_ref()));
+        assert!(!is_data_file("a/.DS_Store".as_ref()));
+    }
+
+    #[test]
+    fn the_same_file_gives_the_same_records() {
+        let file = "{\"makes\": []}";
+        assert_eq!(records(file)[0].record_id, records(file)[0].record_id);
+    }
+}
