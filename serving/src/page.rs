@@ -1,0 +1,415 @@
+//! The published page: the current state rendered as one self-contained HTML file at
+//! `site/index.html`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use bytes::Bytes;
+use carlambda_batch::layout::Counts;
+use carlambda_store::Store;
+use handlebars::Handlebars;
+use serde::Serialize;
+use serde_json::Value;
+use tracing::info;
+
+use crate::{CurrentState, Row, ServingError};
+
+/// The key the page is published at.
+pub const PAGE_KEY: &str = "site/index.html";
+
+const CONTENT_TYPE: &str = "text/html; charset=utf-8";
+
+const TEMPLATE_NAME: &str = "index";
+
+/// Kept as a file so that the page can be changed without reading Rust.
+const TEMPLATE: &str = include_str!("../templates/index.hbs");
+
+/// How many of the models with the most model years the page lists.
+const TOP_MODELS: usize = 25;
+
+/// How many `data_quality` rows the page lists; the counts above them cover every row.
+const QUALITY_ROWS: usize = 200;
+
+/// The categories of `data_quality`, in the order the page lists them.
+const CATEGORIES: [&str; 3] = ["error", "rejected", "orphan"];
+
+/// Where a published page went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublishedPage {
+    /// The batch version the page shows.
+    pub version: u64,
+    /// Where to open the page: the absolute file path for a local store, or
+    /// `s3://bucket/prefix/site/index.html` for S3.
+    pub location: String,
+    /// The size of the page in bytes.
+    pub bytes: usize,
+}
+
+impl fmt::Display for PublishedPage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.location)
+    }
+}
+
+/// Renders the page from the current state of `store` and stores it at [`PAGE_KEY`], replacing
+/// the page before it. Readers see the old page or the new one, never a part.
+///
+/// # Errors
+///
+/// Any error of [`CurrentState::load`] (with nothing published, it says to run
+/// `carlambda batch`), [`ServingError::Template`] or [`ServingError::Render`] when the page
+/// cannot be rendered, and [`ServingError::Publish`] when it cannot be stored.
+pub async fn publish_page(store: &Store) -> Result<PublishedPage, ServingError> {
+    let state = CurrentState::load(store).await?;
+    let html = render_page(&state)?;
+
+    let bytes = html.len();
+    store
+        .put(PAGE_KEY, Bytes::from(html), CONTENT_TYPE)
+        .await
+        .map_err(ServingError::Publish)?;
+
+    let page = PublishedPage {
+        version: state.manifest().version,
+        location: page_location(store),
+        bytes,
+    };
+    info!(version = page.version, bytes, location = %page.location, "published the page");
+    Ok(page)
+}
+
+/// The page for `state`: a complete HTML5 document that needs no JavaScript and no other file.
+/// Every value taken from the data is HTML-escaped.
+///
+/// # Errors
+///
+/// [`ServingError::Template`] when the page template does not compile, and
+/// [`ServingError::Render`] when a view lacks a column the template shows.
+pub fn render_page(state: &CurrentState) -> Result<String, ServingError> {
+    let mut handlebars = Handlebars::new();
+    // Strict: a column the template names but a view lacks is an error, not an empty cell.
+    handlebars.set_strict_mode(true);
+    handlebars
+        .register_template_string(TEMPLATE_NAME, TEMPLATE)
+        .map_err(|e| ServingError::Template(Box::new(e)))?;
+
+    let version = state.manifest().version;
+    handlebars
+        .render(TEMPLATE_NAME, &Page::of(state))
+        .map_err(|source| ServingError::Render { version, source })
+}
+
+fn page_location(store: &Store) -> String {
+    match store {
+        Store::Local(local) => local.root().join(PAGE_KEY).display().to_string(),
+        Store::S3(_) => format!("{}/{PAGE_KEY}", store.describe()),
+    }
+}
+
+/// What the template is given.
+#[derive(Serialize)]
+struct Page<'a> {
+    batch: Batch<'a>,
+    body_styles: Listing<'a>,
+    top_models: Listing<'a>,
+    makes: Listing<'a>,
+    quality_counts: Vec<QualityCount<'a>>,
+    quality: Listing<'a>,
+}
+
+impl<'a> Page<'a> {
+    fn of(state: &'a CurrentState) -> Page<'a> {
+        let view = |name| state.view(name).unwrap_or_default();
+        let manifest = state.manifest();
+        Page {
+            batch: Batch {
+                version: manifest.version,
+                created_at: &manifest.created_at,
+                counts: manifest.counts,
+                oldest_fetched_at: manifest.oldest_fetched_at.as_deref(),
+                newest_fetched_at: manifest.newest_fetched_at.as_deref(),
+            },
+            body_styles: Listing::all(view("body_style_counts")),
+            top_models: Listing::first(view("model_year_counts"), TOP_MODELS),
+            makes: Listing::all(view("make_summary")),
+            quality_counts: quality_counts(view("data_quality")),
+            quality: Listing::first(view("data_quality"), QUALITY_ROWS),
+        }
+    }
+}
+
+/// The header line's facts about the batch view.
+#[derive(Serialize)]
+struct Batch<'a> {
+    version: u64,
+    created_at: &'a str,
+    counts: Counts,
+    oldest_fetched_at: Option<&'a str>,
+    newest_fetched_at: Option<&'a str>,
+}
+
+/// The first rows of a view, and how many it has.
+#[derive(Serialize)]
+struct Listing<'a> {
+    rows: &'a [Row],
+    shown: usize,
+    total: usize,
+    /// Whether rows were left out.
+    more: bool,
+}
+
+impl<'a> Listing<'a> {
+    fn all(rows: &'a [Row]) -> Listing<'a> {
+        Listing::first(rows, rows.len())
+    }
+
+    fn first(rows: &'a [Row], limit: usize) -> Listing<'a> {
+        let shown = &rows[..rows.len().min(limit)];
+        Listing {
+            rows: shown,
+            shown: shown.len(),
+            total: rows.len(),
+            more: shown.len() < rows.len(),
+        }
+    }
+}
+
+/// The number of `data_quality` rows of one category and kind, and for errors one endpoint.
+#[derive(Serialize)]
+struct QualityCount<'a> {
+    category: &'a str,
+    kind: &'a str,
+    endpoint: Option<&'a str>,
+    rows: u64,
+}
+
+/// Every `data_quality` row counted, errors by kind and endpoint, the others by kind.
+fn quality_counts(rows: &[Row]) -> Vec<QualityCount<'_>> {
+    let mut counts: BTreeMap<(usize, &str, &str, Option<&str>), u64> = BTreeMap::new();
+    for row in rows {
+        let category = text(row, "category").unwrap_or_default();
+        let kind = text(row, "kind").unwrap_or_default();
+        let endpoint = text(row, "endpoint").filter(|_| category == "error");
+        let rank = CATEGORIES
+            .iter()
+            .position(|c| *c == category)
+            .unwrap_or(CATEGORIES.len());
+        *counts.entry((rank, category, kind, endpoint)).or_default() += 1;
+    }
+
+    counts
+        .into_iter()
+        .map(|((_, category, kind, endpoint), rows)| QualityCount {
+            category,
+            kind,
+            endpoint,
+            rows,
+        })
+        .collect()
+}
+
+fn text<'r>(row: &'r Row, column: &str) -> Option<&'r str> {
+    row.get(column).and_then(Value::as_str)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixture::{self, Fixture};
+
+    /// A table row of the page.
+    fn tr(cells: &[String]) -> String {
+        format!("<tr>{}</tr>", cells.concat())
+    }
+
+    /// A text cell.
+    fn td(text: &str) -> String {
+        format!("<td>{text}</td>")
+    }
+
+    /// A number cell.
+    fn n(number: u64) -> String {
+        format!(r#"<td class="n">{number}</td>"#)
+    }
+
+    async fn published(fixture: &Fixture) -> (PublishedPage, String) {
+        let page = publish_page(&fixture.store).await.unwrap();
+        let html = std::fs::read_to_string(&page.location).unwrap();
+        (page, html)
+    }
+
+    #[tokio::test]
+    async fn the_page_is_a_file_in_the_store_with_the_batch_facts() {
+        let fixture = Fixture::publish(fixture::tables(), &fixture::issues()).await;
+
+        let (page, html) = published(&fixture).await;
+
+        let Store::Local(local) = &fixture.store else {
+            unreachable!("a local fixture")
+        };
+        assert_eq!(
+            page.location,
+            local.root().join("site/index.html").display().to_string()
+        );
+        assert_eq!(page.version, fixture::VERSION);
+        assert_eq!(page.bytes, html.len());
+        assert!(html.starts_with("<!DOCTYPE html>"));
+        assert!(html.contains("<title>carlambda: vehicle catalog</title>"));
+        assert!(
+            html.contains("Batch version 3, run at 2024-05-06T07:08:09.123Z"),
+            "{html}"
+        );
+        assert!(
+            html.contains("2 raw objects (4096 bytes): 11 records"),
+            "{html}"
+        );
+        assert!(html.contains("7 snapshots of 6 scopes"), "{html}");
+        assert!(html.contains("3 errors and 1 rejected"), "{html}");
+        assert!(html.contains("from 2017-03-02T05:00:00.000Z to 2017-03-02T06:30:00.000Z"));
+    }
+
+    #[tokio::test]
+    async fn the_seed_tables_list_their_rows() {
+        let fixture = Fixture::publish(fixture::tables(), &fixture::issues()).await;
+
+        let (_, html) = published(&fixture).await;
+
+        assert!(html.contains("<h2>Styles per body type</h2>"));
+        assert!(html.contains(&tr(&[td("SUV"), n(2)])), "{html}");
+        assert!(html.contains(&tr(&[td("Sedan"), n(1)])));
+        assert!(html.contains(&tr(&[td("(unknown)"), n(1)])));
+
+        assert!(html.contains("<h2>Models with the most model years</h2>"));
+        let rx = tr(&[
+            td("Lexus"),
+            td("RX 350"),
+            td("<code>Lexus_RX_350</code>"),
+            n(3),
+        ]);
+        assert!(html.contains(&rx), "{html}");
+        let van = tr(&[
+            td("(unknown)"),
+            td("Van"),
+            td("<code>Mystery_Van</code>"),
+            n(1),
+        ]);
+        assert!(html.contains(&van), "a model without a make");
+
+        assert!(html.contains("<h2>Makes</h2>"));
+        let lexus = tr(&[td("Lexus"), n(2), n(4), n(3), n(2015), n(2017)]);
+        assert!(html.contains(&lexus), "{html}");
+    }
+
+    #[tokio::test]
+    async fn data_from_the_api_is_escaped() {
+        let fixture = Fixture::publish(fixture::tables(), &fixture::issues()).await;
+
+        let (_, html) = published(&fixture).await;
+
+        assert!(!html.contains("<script"), "{html}");
+        assert!(!html.contains(fixture::HOSTILE_MAKE));
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;Quoted&quot;"));
+    }
+
+    #[tokio::test]
+    async fn data_quality_is_counted_then_listed() {
+        let fixture = Fixture::publish(fixture::tables(), &fixture::issues()).await;
+
+        let (_, html) = published(&fixture).await;
+
+        let count = |category: &str, kind: &str, endpoint: &str, rows: u64| {
+            tr(&[td(category), td(kind), td(endpoint), n(rows)])
+        };
+        let rx350 = "<code>/api/vehicle/v2/lexus/rx350</code>";
+        let is250 = "<code>/api/vehicle/v2/lexus/is250</code>";
+        assert!(html.contains(&count("error", "api", is250, 1)), "{html}");
+        assert!(html.contains(&count("error", "timeout", rx350, 2)));
+        assert!(html.contains(&count("rejected", "not-json", "", 1)));
+        assert!(html.contains(&count("orphan", "model-without-make", "", 1)));
+        assert!(html.contains("<td class=\"detail\">model Mystery_Van has no known make</td>"));
+        assert!(
+            html.contains("<code>raw/2017/03/02/06/b.ndjson</code></td><td class=\"n\">4</td>")
+        );
+        assert!(!html.contains("Nothing here"), "every view has rows");
+    }
+
+    #[tokio::test]
+    async fn an_empty_data_quality_says_so() {
+        let fixture = Fixture::publish(fixture::clean_tables(), &[]).await;
+
+        let (_, html) = published(&fixture).await;
+
+        let quality = &html[html.find("<h2>Data quality</h2>").unwrap()..];
+        assert!(
+            quality.contains("Nothing here: no error records"),
+            "{quality}"
+        );
+        assert!(!quality.contains("<table>"), "{quality}");
+    }
+
+    #[tokio::test]
+    async fn an_empty_batch_view_says_so_in_every_section() {
+        let fixture = Fixture::publish(carlambda_views::Tables::default(), &[]).await;
+
+        let (_, html) = published(&fixture).await;
+
+        assert_eq!(
+            html.matches("<p class=\"empty\">Nothing here").count(),
+            4,
+            "{html}"
+        );
+        assert!(!html.contains("<table>"));
+    }
+
+    #[tokio::test]
+    async fn long_views_are_cut_with_a_note() {
+        let issues: Vec<_> = (1..=205)
+            .map(|line| fixture::error("timeout", "/api/vehicle/v2/lexus", line))
+            .collect();
+        let fixture = Fixture::publish(fixture::many_models(30), &issues).await;
+
+        let (_, html) = published(&fixture).await;
+
+        assert!(
+            html.contains("The 25 models with the most model years of 30."),
+            "{html}"
+        );
+        assert!(
+            html.contains("<code>Lexus_M05</code>"),
+            "the 25th has 6 model years"
+        );
+        assert!(!html.contains("<code>Lexus_M04</code>"));
+        assert_eq!(html.matches("<td class=\"detail\">").count(), 200);
+        assert!(html.contains("The first 200 of 205 rows"));
+        assert!(
+            html.contains(r#"<td class="n">205</td>"#),
+            "the counts cover every row"
+        );
+    }
+
+    #[tokio::test]
+    async fn with_nothing_published_the_error_says_to_run_the_batch() {
+        let folder = tempfile::tempdir().unwrap();
+        let store = Store::open(folder.path().to_str().unwrap()).await.unwrap();
+
+        let error = publish_page(&store).await.unwrap_err();
+
+        let message = error.to_string();
+        assert!(
+            message.contains("no batch version is published"),
+            "{message}"
+        );
+        assert!(message.contains("run `carlambda batch`"), "{message}");
+        assert!(
+            !store.exists(PAGE_KEY).await.unwrap(),
+            "no page without a batch view"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_page_location_on_s3_is_a_url() {
+        let store = Store::open("s3://bucket/prefix").await.unwrap();
+
+        assert_eq!(page_location(&store), "s3://bucket/prefix/site/index.html");
+    }
+}
