@@ -1,0 +1,192 @@
+//! `carlambda`: the command line of the pipeline.
+//!
+//! Exit codes: 0 success, 1 the command failed (one sentence on stderr says what and where),
+//! 2 the command line itself was wrong.
+
+mod config;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use carlambda_batch::BatchOptions;
+use carlambda_ingest::import::{self, ImportOptions};
+use carlambda_schemas::FetchedAt;
+use carlambda_store::Store;
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+
+/// A Lambda-architecture pipeline for vehicle catalog data (Edmunds API v2).
+#[derive(Parser)]
+#[command(name = "carlambda", version)]
+struct Cli {
+    /// The master dataset: a local folder, or s3://bucket/prefix (region, endpoint and
+    /// credentials from the standard AWS configuration). Default: `store` in carlambda.toml,
+    /// else ./carlambda-data.
+    #[arg(long, global = true, env = "CARLAMBDA_STORE")]
+    store: Option<String>,
+
+    /// Configuration file; its settings yield to flags and environment variables.
+    #[arg(long, global = true, default_value = "carlambda.toml")]
+    config: PathBuf,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Append recorded API responses (files or folders) to the master dataset as raw records.
+    Import {
+        /// Files or folders: one JSON response per file, or NDJSON such as legacy Firehose
+        /// objects (a response plus `time_stamp` per line).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// `fetched_at` (RFC 3339) of responses that carry no time; default: each file's
+        /// modification time.
+        #[arg(long)]
+        fetched_at: Option<FetchedAt>,
+        /// `source` of the records made from plain responses.
+        #[arg(long, default_value = "edmunds-v2")]
+        source: String,
+    },
+    /// Recompute the batch view from every raw record and publish it as a new version.
+    Batch {
+        /// Timely worker threads (default: `workers` in carlambda.toml, else the CPU count).
+        #[arg(long)]
+        workers: Option<usize>,
+    },
+    /// Render the page from the current views into site/index.html in the store.
+    Publish,
+    /// The main job on the built-in simulator: generate responses, import, batch, publish.
+    Demo {
+        /// Timely worker threads for the batch.
+        #[arg(long)]
+        workers: Option<usize>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("carlambda: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("carlambda: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,carlambda=info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let config = Config::load(&cli.config)?;
+    let location = cli
+        .store
+        .or(config.store.clone())
+        .unwrap_or_else(|| "carlambda-data".into());
+    let store = Store::open(&location)
+        .await
+        .with_context(|| format!("cannot open the master dataset at {location}"))?;
+    let store = Arc::new(store);
+
+    match cli.command {
+        Command::Import {
+            paths,
+            fetched_at,
+            source,
+        } => {
+            let options = ImportOptions { source, fetched_at };
+            import_paths(&store, &paths, &options).await
+        }
+        Command::Batch { workers } => batch(store, config.workers(workers)).await,
+        Command::Publish => publish(&store).await,
+        Command::Demo { workers } => demo(store, config.workers(workers)).await,
+    }
+}
+
+async fn import_paths(store: &Store, paths: &[PathBuf], options: &ImportOptions) -> Result<()> {
+    let summary = import::import(store, paths, options)
+        .await
+        .context("import failed")?;
+    let outcome = match (&summary.object, summary.written) {
+        (None, _) => "nothing to import".to_owned(),
+        (Some(key), true) => format!("wrote {key}"),
+        (Some(key), false) => format!("already imported as {key}"),
+    };
+    println!(
+        "imported {} files: {} records ({} errors); {outcome}",
+        summary.files, summary.records, summary.errors
+    );
+    Ok(())
+}
+
+async fn batch(store: Arc<Store>, workers: usize) -> Result<()> {
+    let options = BatchOptions {
+        workers,
+        progress: true,
+    };
+    let manifest = carlambda_batch::run(store, options)
+        .await
+        .context("batch failed")?;
+    let rows = |name: &str| manifest.rows.get(name).copied().unwrap_or(0);
+    let c = &manifest.counts;
+    println!(
+        "published batch v{}: {} objects, {} records ({} rejected, {} errors), {} scopes; \
+         makes {}, models {}, model_years {}, submodels {}, styles {}; {:.2} s",
+        manifest.version,
+        c.objects,
+        c.records,
+        c.rejected,
+        c.errors,
+        c.scopes,
+        rows("makes"),
+        rows("models"),
+        rows("model_years"),
+        rows("submodels"),
+        rows("styles"),
+        manifest.seconds
+    );
+    Ok(())
+}
+
+async fn publish(store: &Store) -> Result<()> {
+    let page = carlambda_serving::publish_page(store)
+        .await
+        .context("publish failed")?;
+    println!("{page}");
+    Ok(())
+}
+
+async fn demo(store: Arc<Store>, workers: usize) -> Result<()> {
+    let responses = tempfile::tempdir().context("cannot make a folder for generated responses")?;
+    let catalog = carlambda_simulator::Catalog::generate(&Default::default());
+    carlambda_simulator::write_responses(&catalog, responses.path())
+        .context("cannot write generated responses")?;
+    let options = ImportOptions {
+        source: "simulator".into(),
+        fetched_at: Some(FetchedAt::now()),
+    };
+    import_paths(&store, &[responses.path().to_owned()], &options).await?;
+    batch(store.clone(), workers).await?;
+    publish(&store).await
+}

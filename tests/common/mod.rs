@@ -1,0 +1,91 @@
+//! What the end-to-end tests share: running the binary on a store, and reading what it wrote.
+
+#![allow(dead_code)] // each test file uses its own part of this module
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use arrow::json::writer::{JsonArray, WriterBuilder};
+use carlambda_batch::layout;
+use carlambda_store::Store;
+use serde_json::{Map, Value};
+
+/// The recorded Edmunds responses, read in place.
+pub fn recorded_data() -> PathBuf {
+    match std::env::var_os("CARLAMBDA_RECORDED_DATA") {
+        Some(dir) => dir.into(),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/edmunds-2017"),
+    }
+}
+
+/// Runs `carlambda --store <store> <args>` in `workdir` and returns its stdout; fails the test
+/// with stderr when the command fails.
+pub fn carlambda(workdir: &Path, store: &str, args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_carlambda"))
+        .current_dir(workdir)
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .output()
+        .expect("the carlambda binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "carlambda {args:?} failed:\n{stdout}\n{stderr}"
+    );
+    stdout
+}
+
+/// A published table or view as JSON rows, nulls kept.
+pub fn read_rows(store: &str, name: &str) -> Vec<Map<String, Value>> {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = Store::open(store).await.unwrap();
+        let manifest = layout::published(&store).await.unwrap();
+        let batches = layout::read_table(&store, manifest.version, name)
+            .await
+            .unwrap();
+        let mut writer = WriterBuilder::new()
+            .with_explicit_nulls(true)
+            .build::<_, JsonArray>(Vec::new());
+        for batch in &batches {
+            writer.write(batch).unwrap();
+        }
+        writer.finish().unwrap();
+        let json = writer.into_inner();
+        if json.is_empty() {
+            Vec::new()
+        } else {
+            serde_json::from_slice(&json).unwrap()
+        }
+    })
+}
+
+/// The published manifest.
+pub fn manifest(store: &str) -> layout::Manifest {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = Store::open(store).await.unwrap();
+        layout::published(&store).await.unwrap()
+    })
+}
+
+/// Every table and view of the published batch view, by name.
+pub fn everything(store: &str) -> Vec<(String, Vec<Map<String, Value>>)> {
+    let names = carlambda_schemas::arrow::TABLE_NAMES
+        .iter()
+        .chain(carlambda_views::VIEW_NAMES.iter());
+    names
+        .map(|name| (name.to_string(), read_rows(store, name)))
+        .collect()
+}
+
+/// The rows of `rows` whose `column` equals `value`.
+pub fn matching<'a>(
+    rows: &'a [Map<String, Value>],
+    column: &str,
+    value: &str,
+) -> Vec<&'a Map<String, Value>> {
+    rows.iter().filter(|row| row[column] == value).collect()
+}
