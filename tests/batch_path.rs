@@ -215,3 +215,74 @@ fn the_demo_runs_on_a_fresh_store_and_prints_its_page() {
     }
     assert!(manifest(&store).rows["styles"] > 0);
 }
+
+/// Reads every table's Parquet files with pyarrow and prints `{table: [columns, rows]}`.
+const PYARROW_READER: &str = r#"
+import json, pathlib, sys
+import pyarrow.parquet as pq
+version = (pathlib.Path(sys.argv[1]) / "batch" / "CURRENT").read_text().strip()
+out = {}
+for table in sys.argv[2:]:
+    data = pq.read_table(pathlib.Path(sys.argv[1]) / "batch" / version / table)
+    out[table] = [data.column_names, data.num_rows]
+print(json.dumps(out))
+"#;
+
+#[test]
+#[ignore = "needs pyarrow: run scripts/test"]
+fn an_independent_reader_sees_the_tables_of_the_design() {
+    let python = std::env::var("CARLAMBDA_PYTHON").expect("CARLAMBDA_PYTHON has pyarrow");
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(dir.path());
+    carlambda(
+        dir.path(),
+        &store,
+        &["import", recorded_data().to_str().unwrap()],
+    );
+    carlambda(dir.path(), &store, &["batch"]);
+
+    let tables = carlambda_schemas::arrow::TABLE_NAMES;
+    let output = std::process::Command::new(python)
+        .args(["-c", PYARROW_READER, &store])
+        .args(tables)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let read: serde_json::Map<String, Value> = serde_json::from_slice(&output.stdout).unwrap();
+
+    let traced = ["record_id", "fetched_at"];
+    let expected: [(&str, &[&str]); 5] = [
+        ("makes", &["make_id", "name", "nice_name"]),
+        ("models", &["model_id", "make_id", "name", "nice_name"]),
+        ("model_years", &["model_year_id", "model_id", "year"]),
+        (
+            "submodels",
+            &["model_id", "nice_name", "body", "model_name"],
+        ),
+        (
+            "styles",
+            &[
+                "style_id",
+                "model_year_id",
+                "model_id",
+                "submodel_nice_name",
+                "name",
+                "trim",
+            ],
+        ),
+    ];
+    let rows = manifest(&store).rows;
+    for (table, columns) in expected {
+        let columns: Vec<&str> = columns.iter().chain(&traced).copied().collect();
+        assert_eq!(
+            read[table][0],
+            serde_json::json!(columns),
+            "columns of {table}"
+        );
+        assert_eq!(read[table][1], rows[table], "rows of {table}");
+    }
+}
