@@ -28,7 +28,15 @@ pub fn read_objects(
 ) -> Result<Partial, String> {
     let guards = timely::execute(timely::Config::process(workers.max(1)), move |worker| {
         let (index, peers) = (worker.index(), worker.peers());
-        let mine: Vec<String> = keys.iter().skip(index).step_by(peers).cloned().collect();
+        // Newest objects first: a snapshot that cannot win costs no rows, and in a master
+        // dataset written in time order most older snapshots then cannot.
+        let mine: Vec<String> = keys
+            .iter()
+            .rev()
+            .skip(index)
+            .step_by(peers)
+            .cloned()
+            .collect();
         let (store, runtime, progress) = (store.clone(), runtime.clone(), progress.clone());
         let collected = Rc::new(RefCell::new(Partial::default()));
         let sink = collected.clone();

@@ -287,12 +287,7 @@ fn read_legacy<'a>(fields: LineFields<'a>, text: &str) -> LineOutcome<'a> {
 }
 
 fn legacy_record_id(fetched_at: FetchedAt, text: &str) -> String {
-    record::record_id(
-        LEGACY_SOURCE,
-        LEGACY_ENDPOINT,
-        fetched_at,
-        Some(&record::compact_json(text)),
-    )
+    record::record_id_of_json(LEGACY_SOURCE, LEGACY_ENDPOINT, fetched_at, text)
 }
 
 /// The raw record a legacy Firehose object stands for: scope `model:<id>`, `fetched_at` from

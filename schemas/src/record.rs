@@ -160,15 +160,40 @@ pub fn record_id(
     fetched_at: FetchedAt,
     body: Option<&str>,
 ) -> String {
+    let mut hasher = id_hasher(source, endpoint, fetched_at);
+    match body {
+        Some(body) => hasher.update(&[1]).update(body.as_bytes()),
+        None => hasher.update(&[0]),
+    };
+    hex_id(&hasher)
+}
+
+/// [`record_id`] of a record whose stored body would be `compact_json(json)`, without building
+/// that string: the batch computes it for every legacy line it reads.
+pub fn record_id_of_json(
+    source: &str,
+    endpoint: &str,
+    fetched_at: FetchedAt,
+    json: &str,
+) -> String {
+    let mut hasher = id_hasher(source, endpoint, fetched_at);
+    hasher.update(&[1]);
+    for_each_compact_run(json, |run| {
+        hasher.update(run);
+    });
+    hex_id(&hasher)
+}
+
+fn id_hasher(source: &str, endpoint: &str, fetched_at: FetchedAt) -> blake3::Hasher {
     let mut hasher = blake3::Hasher::new();
     for part in [source, endpoint, &fetched_at.to_string()] {
         hasher.update(part.as_bytes());
         hasher.update(&[0]);
     }
-    match body {
-        Some(body) => hasher.update(&[1]).update(body.as_bytes()),
-        None => hasher.update(&[0]),
-    };
+    hasher
+}
+
+fn hex_id(hasher: &blake3::Hasher) -> String {
     hasher.finalize().to_hex()[..32].to_owned()
 }
 
@@ -178,25 +203,41 @@ pub fn record_id(
 /// Records are one line each, and the API pretty-prints its bodies, so bodies are stored
 /// compact; the record id is taken over this form so that it can be recomputed from a record.
 pub fn compact_json(json: &str) -> String {
-    let mut out = String::with_capacity(json.len());
+    let mut out = Vec::with_capacity(json.len());
+    for_each_compact_run(json, |run| out.extend_from_slice(run));
+    String::from_utf8(out).expect("dropping ASCII whitespace keeps UTF-8 valid")
+}
+
+/// Calls `emit` with the runs of `json` that its compact form keeps, in order.
+///
+/// Works on bytes: JSON's whitespace, quotes and backslashes are ASCII, and no byte of a
+/// multi-byte UTF-8 character is ASCII.
+fn for_each_compact_run(json: &str, mut emit: impl FnMut(&[u8])) {
+    let bytes = json.as_bytes();
+    let mut run_start = 0;
     let mut in_string = false;
     let mut escaped = false;
-    for c in json.chars() {
+    for (i, &b) in bytes.iter().enumerate() {
         if in_string {
-            out.push(c);
             if escaped {
                 escaped = false;
-            } else if c == '\\' {
+            } else if b == b'\\' {
                 escaped = true;
-            } else if c == '"' {
+            } else if b == b'"' {
                 in_string = false;
             }
-        } else if !c.is_ascii_whitespace() {
-            in_string = c == '"';
-            out.push(c);
+        } else if b.is_ascii_whitespace() {
+            if run_start < i {
+                emit(&bytes[run_start..i]);
+            }
+            run_start = i + 1;
+        } else if b == b'"' {
+            in_string = true;
         }
     }
-    out
+    if run_start < bytes.len() {
+        emit(&bytes[run_start..]);
+    }
 }
 
 /// [`compact_json`] as a raw value. The input must be valid JSON.
@@ -224,6 +265,18 @@ mod tests {
     fn compacting_keeps_strings_and_drops_layout() {
         let pretty = "{\n \"a\" : [1, 2.50],\n \"b\": \"x y\\\" \\\\\" }";
         assert_eq!(compact_json(pretty), r#"{"a":[1,2.50],"b":"x y\" \\"}"#);
+    }
+
+    #[test]
+    fn the_id_of_uncompacted_json_is_the_id_of_its_compact_form() {
+        let at = FetchedAt::from_unix_millis(7);
+        let pretty = "{\n \"a\" : [1, \"x y\\\" é\"]\n}";
+        let compact = compact_json(pretty);
+        assert_eq!(compact, r#"{"a":[1,"x y\" é"]}"#);
+        assert_eq!(
+            record_id_of_json("s", "e", at, pretty),
+            record_id("s", "e", at, Some(&compact))
+        );
     }
 
     #[test]
