@@ -23,8 +23,11 @@ impl Partial {
     pub fn read_object(&mut self, key: &str, bytes: &[u8]) {
         self.counts.objects += 1;
         self.counts.bytes += bytes.len() as u64;
-        for (index, line) in bytes.split(|&b| b == b'\n').enumerate() {
-            self.read_line(key, index as u64 + 1, line);
+        let mut start = 0;
+        let ends = memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len()));
+        for (index, end) in ends.enumerate() {
+            self.read_line(key, index as u64 + 1, &bytes[start..end]);
+            start = (end + 1).min(bytes.len());
         }
     }
 

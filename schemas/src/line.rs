@@ -287,11 +287,16 @@ fn read_legacy<'a>(fields: LineFields<'a>, text: &str) -> LineOutcome<'a> {
 }
 
 fn legacy_record_id(fetched_at: FetchedAt, text: &str) -> String {
-    record::record_id_of_json(LEGACY_SOURCE, LEGACY_ENDPOINT, fetched_at, text)
+    record::record_id(
+        LEGACY_SOURCE,
+        LEGACY_ENDPOINT,
+        fetched_at,
+        Some(text.trim()),
+    )
 }
 
 /// The raw record a legacy Firehose object stands for: scope `model:<id>`, `fetched_at` from
-/// `time_stamp`, and the object itself (compacted) as the body. Reading the record gives the
+/// `time_stamp`, and the object itself (on one line) as the body. Reading the record gives the
 /// same record id as reading the legacy object in place.
 pub fn legacy_record(text: &str) -> Result<RawRecord, String> {
     #[derive(Deserialize)]
@@ -330,7 +335,7 @@ pub fn legacy_record(text: &str) -> Result<RawRecord, String> {
         scope,
         fetched_at,
         http_status: None,
-        body: Body::Json(record::compact_raw(text)),
+        body: Body::Json(record::one_line_raw(text)),
         error,
     }))
 }

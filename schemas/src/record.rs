@@ -1,5 +1,6 @@
 //! The raw record envelope: the only thing the master dataset holds.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -84,7 +85,7 @@ pub struct RecordParts<'a> {
 pub enum Body {
     /// No body arrived.
     None,
-    /// A body that is JSON, already compact (see [`compact_json`]).
+    /// A body that is JSON, already on one line (see [`one_line_json`]).
     Json(Box<RawValue>),
     /// A body that is not JSON; kept as a JSON string so that nothing is lost.
     Text(String),
@@ -98,7 +99,7 @@ impl Body {
             return Body::None;
         }
         match serde_json::from_str::<&RawValue>(&text) {
-            Ok(_) => Body::Json(compact_raw(&text)),
+            Ok(_) => Body::Json(one_line_raw(&text)),
             Err(_) => Body::Text(text.into_owned()),
         }
     }
@@ -160,64 +161,45 @@ pub fn record_id(
     fetched_at: FetchedAt,
     body: Option<&str>,
 ) -> String {
-    let mut hasher = id_hasher(source, endpoint, fetched_at);
-    match body {
-        Some(body) => hasher.update(&[1]).update(body.as_bytes()),
-        None => hasher.update(&[0]),
-    };
-    hex_id(&hasher)
-}
-
-/// [`record_id`] of a record whose stored body would be `compact_json(json)`, without building
-/// that string: the batch computes it for every legacy line it reads.
-pub fn record_id_of_json(
-    source: &str,
-    endpoint: &str,
-    fetched_at: FetchedAt,
-    json: &str,
-) -> String {
-    let mut hasher = id_hasher(source, endpoint, fetched_at);
-    hasher.update(&[1]);
-    for_each_compact_run(json, |run| {
-        hasher.update(run);
-    });
-    hex_id(&hasher)
-}
-
-fn id_hasher(source: &str, endpoint: &str, fetched_at: FetchedAt) -> blake3::Hasher {
     let mut hasher = blake3::Hasher::new();
     for part in [source, endpoint, &fetched_at.to_string()] {
         hasher.update(part.as_bytes());
         hasher.update(&[0]);
     }
-    hasher
+    match body {
+        Some(body) => hasher.update(&[1]).update(body.as_bytes()),
+        None => hasher.update(&[0]),
+    };
+    hasher.finalize().to_hex()[..32].to_owned()
 }
 
-fn hex_id(hasher: &blake3::Hasher) -> String {
-    hasher.finalize().to_hex()[..32].to_owned()
+/// `json` as a body is stored: as received when it is one line (trimmed), otherwise compacted
+/// (see [`compact_json`]) so that the record stays one NDJSON line. The input must be valid
+/// JSON.
+pub fn one_line_json(json: &str) -> Cow<'_, str> {
+    let json = json.trim();
+    if json.contains(['\n', '\r']) {
+        Cow::Owned(compact_json(json))
+    } else {
+        Cow::Borrowed(json)
+    }
+}
+
+/// [`one_line_json`] as a raw value. The input must be valid JSON.
+pub fn one_line_raw(json: &str) -> Box<RawValue> {
+    RawValue::from_string(one_line_json(json).into_owned()).expect("a valid body stays valid")
 }
 
 /// `json` without the whitespace between tokens; strings, numbers and key order are kept
 /// byte for byte. The input must be valid JSON.
 ///
-/// Records are one line each, and the API pretty-prints its bodies, so bodies are stored
-/// compact; the record id is taken over this form so that it can be recomputed from a record.
-pub fn compact_json(json: &str) -> String {
-    let mut out = Vec::with_capacity(json.len());
-    for_each_compact_run(json, |run| out.extend_from_slice(run));
-    String::from_utf8(out).expect("dropping ASCII whitespace keeps UTF-8 valid")
-}
-
-/// Calls `emit` with the runs of `json` that its compact form keeps, in order.
-///
 /// Works on bytes: JSON's whitespace, quotes and backslashes are ASCII, and no byte of a
 /// multi-byte UTF-8 character is ASCII.
-fn for_each_compact_run(json: &str, mut emit: impl FnMut(&[u8])) {
-    let bytes = json.as_bytes();
-    let mut run_start = 0;
+pub fn compact_json(json: &str) -> String {
+    let mut out = Vec::with_capacity(json.len());
     let mut in_string = false;
     let mut escaped = false;
-    for (i, &b) in bytes.iter().enumerate() {
+    for &b in json.as_bytes() {
         if in_string {
             if escaped {
                 escaped = false;
@@ -227,22 +209,13 @@ fn for_each_compact_run(json: &str, mut emit: impl FnMut(&[u8])) {
                 in_string = false;
             }
         } else if b.is_ascii_whitespace() {
-            if run_start < i {
-                emit(&bytes[run_start..i]);
-            }
-            run_start = i + 1;
+            continue;
         } else if b == b'"' {
             in_string = true;
         }
+        out.push(b);
     }
-    if run_start < bytes.len() {
-        emit(&bytes[run_start..]);
-    }
-}
-
-/// [`compact_json`] as a raw value. The input must be valid JSON.
-pub fn compact_raw(json: &str) -> Box<RawValue> {
-    RawValue::from_string(compact_json(json)).expect("compacting valid JSON keeps it valid")
+    String::from_utf8(out).expect("dropping ASCII whitespace keeps UTF-8 valid")
 }
 
 #[cfg(test)]
@@ -268,21 +241,17 @@ mod tests {
     }
 
     #[test]
-    fn the_id_of_uncompacted_json_is_the_id_of_its_compact_form() {
-        let at = FetchedAt::from_unix_millis(7);
-        let pretty = "{\n \"a\" : [1, \"x y\\\" é\"]\n}";
-        let compact = compact_json(pretty);
-        assert_eq!(compact, r#"{"a":[1,"x y\" é"]}"#);
-        assert_eq!(
-            record_id_of_json("s", "e", at, pretty),
-            record_id("s", "e", at, Some(&compact))
-        );
+    fn one_line_bodies_are_kept_as_received_and_others_compacted() {
+        let one_line = RawRecord::new(parts(Body::from_received(b" {\"makes\": []}\n")));
+        assert_eq!(one_line.body.unwrap().get(), r#"{"makes": []}"#);
+        let pretty = RawRecord::new(parts(Body::from_received(b"{\n  \"makes\": [1]\n}\n")));
+        assert_eq!(pretty.body.unwrap().get(), r#"{"makes":[1]}"#);
     }
 
     #[test]
-    fn record_id_ignores_body_layout_but_not_content() {
+    fn record_id_follows_the_stored_body() {
         let a = RawRecord::new(parts(Body::from_received(b"{\"makes\": []}")));
-        let b = RawRecord::new(parts(Body::from_received(b"{\n  \"makes\":[]\n}\n")));
+        let b = RawRecord::new(parts(Body::from_received(b"{\"makes\": []}\n")));
         let c = RawRecord::new(parts(Body::from_received(b"{\"makes\": [1]}")));
         assert_eq!(a.record_id, b.record_id);
         assert_ne!(a.record_id, c.record_id);
