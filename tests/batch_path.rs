@@ -151,14 +151,13 @@ fn bad_input_is_counted_where_it_was_found_and_loses_nothing_else() {
     }
     carlambda(dir.path(), &store, &["import", input.to_str().unwrap()]);
 
-    // An object dropped into the master dataset by another writer, cut off mid-line.
+    // An object dropped into the master dataset by another writer: a time past year 9999, and
+    // a line cut off.
     let foreign = Path::new(&store).join("raw/2017/03/02/05/foreign.ndjson");
     std::fs::create_dir_all(foreign.parent().unwrap()).unwrap();
-    std::fs::write(
-        &foreign,
-        "{\"time_stamp\": 2.5, \"id\": \"Acme_X\", \"years\": [{\"id\": 9, \"ye",
-    )
-    .unwrap();
+    let far_future = r#"{"time_stamp": 300000000000.0, "id": "Acme_F", "years": []}"#;
+    let cut_off = r#"{"time_stamp": 2.5, "id": "Acme_X", "years": [{"id": 9, "ye"#;
+    std::fs::write(&foreign, format!("{far_future}\n{cut_off}")).unwrap();
 
     carlambda(dir.path(), &store, &["batch"]);
     let quality = read_rows(&store, "data_quality");
@@ -175,14 +174,11 @@ fn bad_input_is_counted_where_it_was_found_and_loses_nothing_else() {
         ["api", "invalid-json", "invalid-json"],
         "{quality:#?}"
     );
-    assert_eq!(
-        kinds("rejected"),
-        ["empty-body", "not-json", "wrong-shape"],
-        "{quality:#?}"
-    );
+    let rejected = ["empty-body", "not-json", "unknown-line", "wrong-shape"];
+    assert_eq!(kinds("rejected"), rejected, "{quality:#?}");
     let foreign_row = &matching(&quality, "kind", "not-json")[0];
     assert_eq!(foreign_row["object"], "raw/2017/03/02/05/foreign.ndjson");
-    assert_eq!(foreign_row["line"], 1);
+    assert_eq!(foreign_row["line"], 2);
 
     let years = read_rows(&store, "model_years");
     assert_eq!(
@@ -195,14 +191,15 @@ fn bad_input_is_counted_where_it_was_found_and_loses_nothing_else() {
         1
     );
     let counts = manifest(&store).counts;
-    assert_eq!((counts.errors, counts.rejected), (3, 3));
+    assert_eq!((counts.errors, counts.rejected), (3, 4));
 }
 
 #[test]
 fn the_demo_runs_on_a_fresh_store_and_prints_its_page() {
     let dir = tempfile::tempdir().unwrap();
-    let store = store_in(dir.path());
-    let output = carlambda(dir.path(), &store, &["demo"]);
+    // A relative store name, as the default `carlambda-data` is.
+    let output = carlambda(dir.path(), "carlambda-data", &["demo"]);
+    let store = dir.path().join("carlambda-data").display().to_string();
     let page_path = output.lines().last().unwrap();
     let page = std::fs::read_to_string(page_path).unwrap();
     for heading in ["Styles per body type", "Models with the most model years"] {
@@ -214,6 +211,22 @@ fn the_demo_runs_on_a_fresh_store_and_prints_its_page() {
         assert!(table.matches("<tr>").count() > 2, "{heading} has rows");
     }
     assert!(manifest(&store).rows["styles"] > 0);
+}
+
+#[test]
+fn a_batch_of_an_empty_store_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_carlambda"))
+        .current_dir(dir.path())
+        .args(["--store", "empty", "batch"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("no raw records") && stderr.contains("carlambda import"),
+        "{stderr}"
+    );
 }
 
 /// Reads every table's Parquet files with pyarrow and prints `{table: [columns, rows]}`.

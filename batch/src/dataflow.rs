@@ -51,7 +51,7 @@ pub fn read_objects(
                         input.for_each(|_time, keys| {
                             for key in keys.drain(..) {
                                 match runtime.block_on(store.get(&key)) {
-                                    Ok(bytes) => partial.read_object(&key, &bytes),
+                                    Ok(bytes) => read_guarded(&mut partial, &key, &bytes),
                                     Err(e) => partial.failures.push(e.to_string()),
                                 }
                                 progress.inc(1);
@@ -85,4 +85,20 @@ pub fn read_objects(
         all.merge(result?);
     }
     Ok(all)
+}
+
+/// Reads one object; a panic (a broken invariant) fails the batch with the object's key
+/// instead of leaving the other workers waiting forever for this one.
+fn read_guarded(partial: &mut Partial, key: &str, bytes: &[u8]) {
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut object = Partial::default();
+        object.read_object(key, bytes);
+        object
+    }));
+    match read {
+        Ok(object) => partial.merge(object),
+        Err(_) => partial
+            .failures
+            .push(format!("{key}: reading it panicked (a bug; see the log)")),
+    }
 }

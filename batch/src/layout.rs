@@ -75,15 +75,15 @@ impl Counts {
 pub enum LayoutError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{key}: {source}")]
+    #[error("{key}: {cause}")]
     Parquet {
         key: String,
-        source: parquet::errors::ParquetError,
+        cause: parquet::errors::ParquetError,
     },
-    #[error("{key} is not a batch manifest: {source}")]
+    #[error("{key} is not a batch manifest: {cause}")]
     Manifest {
         key: String,
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
     #[error("batch/CURRENT holds {0:?}, not a version such as v7")]
     BadCurrent(String),
@@ -139,7 +139,7 @@ pub async fn next_version(store: &Store) -> Result<u64, LayoutError> {
 pub async fn read_manifest(store: &Store, version: u64) -> Result<Manifest, LayoutError> {
     let key = manifest_key(version);
     let bytes = store.get(&key).await?;
-    serde_json::from_slice(&bytes).map_err(|source| LayoutError::Manifest { key, source })
+    serde_json::from_slice(&bytes).map_err(|cause| LayoutError::Manifest { key, cause })
 }
 
 /// The published version and its manifest, or [`LayoutError::NothingPublished`].
@@ -160,9 +160,9 @@ pub async fn read_table(
     let mut batches = Vec::new();
     for key in store.list(&folder).await? {
         let bytes = store.get(&key).await?;
-        let parquet_error = |source| LayoutError::Parquet {
+        let parquet_error = |cause| LayoutError::Parquet {
             key: key.clone(),
-            source,
+            cause,
         };
         let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
             .and_then(|builder| builder.build())
@@ -176,9 +176,9 @@ pub async fn read_table(
 
 /// `batch` as the bytes of a Parquet file (Snappy-compressed).
 pub fn parquet_bytes(key: &str, batch: &RecordBatch) -> Result<Bytes, LayoutError> {
-    let parquet_error = |source| LayoutError::Parquet {
+    let parquet_error = |cause| LayoutError::Parquet {
         key: key.to_owned(),
-        source,
+        cause,
     };
     let properties = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)

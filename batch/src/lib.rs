@@ -42,8 +42,12 @@ pub enum BatchError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Layout(#[from] LayoutError),
-    #[error("building the Arrow batch of {name}: {source}")]
-    Arrow { name: String, source: ArrowError },
+    #[error("building the Arrow batch of {name}: {cause}")]
+    Arrow { name: String, cause: ArrowError },
+    #[error(
+        "no raw records in {0}: run `carlambda import` (or point --store at the master dataset)"
+    )]
+    NoRawRecords(String),
     #[error("the batch dataflow failed: {0}")]
     Dataflow(String),
     #[error(
@@ -58,6 +62,9 @@ pub enum BatchError {
 pub async fn run(store: Arc<Store>, options: BatchOptions) -> Result<Manifest, BatchError> {
     let started = Instant::now();
     let keys = Arc::new(store.list(RAW_PREFIX).await?);
+    if keys.is_empty() {
+        return Err(BatchError::NoRawRecords(store.describe()));
+    }
     let version = layout::next_version(&store).await?;
     tracing::info!(
         objects = keys.len(),
@@ -147,7 +154,7 @@ fn record_batches(
 ) -> Result<Vec<(&'static str, RecordBatch)>, BatchError> {
     let arrow_error = |name: &str| {
         let name = name.to_owned();
-        move |source| BatchError::Arrow { name, source }
+        move |cause| BatchError::Arrow { name, cause }
     };
     let mut batches = vec![
         (

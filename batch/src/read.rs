@@ -45,13 +45,20 @@ impl Partial {
             LineOutcome::Blank => return,
             LineOutcome::Snapshot(candidate) => {
                 self.counts.snapshots += 1;
-                let rank = (candidate.fetched_at, candidate.record_id.as_str());
-                // Building rows is most of the cost of a snapshot; a loser needs none.
-                if self.winners.would_win(&candidate.scope, rank) {
+                // A snapshot older than its scope's winner needs neither its id nor its rows.
+                let winner = self.winners.winner(&candidate.scope);
+                if winner.is_some_and(|winner| candidate.fetched_at < winner.fetched_at) {
+                    return self.counts.records += 1;
+                }
+                let record_id = candidate.record_id();
+                if self
+                    .winners
+                    .would_win(&candidate.scope, (candidate.fetched_at, &record_id))
+                {
                     self.winners.offer(Snapshot {
                         rows: normalize(&candidate.response),
                         scope: candidate.scope,
-                        record_id: candidate.record_id.into(),
+                        record_id: record_id.into(),
                         fetched_at: candidate.fetched_at,
                     });
                 }

@@ -5,6 +5,9 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::Deserialize;
 
+/// The configuration file read when `--config` names none.
+const DEFAULT_FILE: &str = "carlambda.toml";
+
 /// The settings a `carlambda.toml` may hold.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -16,11 +19,15 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads `path`; a missing file is an empty configuration.
-    pub fn load(path: &Path) -> Result<Config> {
+    /// Reads the file named with `--config`, which must exist, or else `carlambda.toml` in the
+    /// working directory when there is one.
+    pub fn load(named: Option<&Path>) -> Result<Config> {
+        let path = named.unwrap_or(Path::new(DEFAULT_FILE));
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && named.is_none() => {
+                return Ok(Config::default());
+            }
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };
         toml::from_str(&text)

@@ -30,8 +30,9 @@ struct Cli {
     store: Option<String>,
 
     /// Configuration file; its settings yield to flags and environment variables.
-    #[arg(long, global = true, default_value = "carlambda.toml")]
-    config: PathBuf,
+    /// Default: carlambda.toml in the working directory, when there is one.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
 
     #[command(subcommand)]
     command: Command,
@@ -82,10 +83,25 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("carlambda: {e:#}");
+            eprintln!("carlambda: {}", one_sentence(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, each cause only once: many errors already print
+/// their cause in their own message.
+fn one_sentence(error: &anyhow::Error) -> String {
+    let mut sentence = String::new();
+    for cause in error.chain().map(ToString::to_string) {
+        if !sentence.contains(&cause) {
+            if !sentence.is_empty() {
+                sentence.push_str(": ");
+            }
+            sentence.push_str(&cause);
+        }
+    }
+    sentence
 }
 
 fn init_logging() {
@@ -99,14 +115,12 @@ fn init_logging() {
 }
 
 async fn run(cli: Cli) -> Result<()> {
-    let config = Config::load(&cli.config)?;
+    let config = Config::load(cli.config.as_deref())?;
     let location = cli
         .store
         .or(config.store.clone())
         .unwrap_or_else(|| "carlambda-data".into());
-    let store = Store::open(&location)
-        .await
-        .with_context(|| format!("cannot open the master dataset at {location}"))?;
+    let store = Store::open(&location).await?;
     let store = Arc::new(store);
 
     match cli.command {

@@ -153,9 +153,10 @@ pub fn records_of_file(
     fetched_at: FetchedAt,
     source: &str,
 ) -> Vec<RawRecord> {
-    let text = String::from_utf8_lossy(bytes);
     let endpoint = format!("file:{file_name}");
-    if text.trim().is_empty() {
+    let record =
+        |line: &[u8], what: &str| record_of_bytes(line, what, &endpoint, fetched_at, source);
+    if bytes.trim_ascii().is_empty() {
         let scope = UNKNOWN_SCOPE.to_owned();
         let (body, error, http_status) = (Body::None, None, None);
         let parts = RecordParts {
@@ -169,32 +170,64 @@ pub fn records_of_file(
         };
         return vec![RawRecord::new(parts)];
     }
-    if serde_json::from_str::<&RawValue>(&text).is_ok() {
-        return vec![record_of_json(&text, &endpoint, fetched_at, source)];
+    if is_json(bytes) || !is_ndjson(bytes) {
+        return vec![record(bytes, "the file")];
     }
-    let mut lines = text
-        .lines()
+    bytes
+        .split(|&b| b == b'\n')
         .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty());
-    let first_is_json = lines
-        .clone()
-        .next()
-        .is_some_and(|(_, line)| serde_json::from_str::<&RawValue>(line).is_ok());
-    if !first_is_json {
-        let why = "the file is not JSON (truncated or not a response)";
-        return vec![not_json(&text, &endpoint, fetched_at, source, why)];
-    }
-    lines
-        .by_ref()
-        .map(|(index, line)| {
-            if serde_json::from_str::<&RawValue>(line).is_ok() {
-                record_of_json(line, &endpoint, fetched_at, source)
-            } else {
-                let why = format!("line {} is not JSON", index + 1);
-                not_json(line, &endpoint, fetched_at, source, &why)
-            }
-        })
+        .filter(|(_, line)| !line.trim_ascii().is_empty())
+        .map(|(index, line)| record(line, &format!("line {}", index + 1)))
         .collect()
+}
+
+fn is_json(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<&RawValue>(bytes).is_ok()
+}
+
+/// Whether a file that is not one JSON document is NDJSON: some line, starting at its first
+/// column, is a whole JSON object. Lines of a pretty-printed document are indented or partial,
+/// so a truncated response stays one record, while an NDJSON file with a broken first line
+/// still has its good lines read.
+fn is_ndjson(bytes: &[u8]) -> bool {
+    bytes
+        .split(|&b| b == b'\n')
+        .any(|line| line.first() == Some(&b'{') && is_json(line))
+}
+
+/// The record of one document (`what` names it in messages): JSON as [`record_of_json`] reads
+/// it, anything else an `invalid-json` error record holding the text.
+fn record_of_bytes(
+    bytes: &[u8],
+    what: &str,
+    endpoint: &str,
+    fetched_at: FetchedAt,
+    source: &str,
+) -> RawRecord {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => match serde_json::from_str::<&RawValue>(text) {
+            Ok(_) => record_of_json(text, endpoint, fetched_at, source),
+            Err(e) => not_json(
+                text,
+                endpoint,
+                fetched_at,
+                source,
+                &format!("{what} is not JSON: {e}"),
+            ),
+        },
+        // LIMITATION: the bytes that are not UTF-8 are kept as U+FFFD in the stored text; the
+        // record says so, and everything else of the text is kept.
+        Err(e) => {
+            let text = String::from_utf8_lossy(bytes);
+            not_json(
+                &text,
+                endpoint,
+                fetched_at,
+                source,
+                &format!("{what} is not UTF-8: {e}"),
+            )
+        }
+    }
 }
 
 /// One JSON document: a raw record as it is, a legacy Firehose object, or a bare response.
@@ -238,9 +271,6 @@ fn not_json(
     source: &str,
     why: &str,
 ) -> RawRecord {
-    let detail = serde_json::from_str::<&RawValue>(text)
-        .err()
-        .map(|e| e.to_string());
     RawRecord::new(RecordParts {
         source,
         endpoint,
@@ -250,7 +280,7 @@ fn not_json(
         body: Body::Text(text.to_owned()),
         error: Some(FetchError {
             kind: ErrorKind::InvalidJson,
-            message: format!("{why}: {}", detail.unwrap_or_default()),
+            message: why.to_owned(),
         }),
     })
 }
@@ -329,6 +359,8 @@ mod tests {
         );
         let kept: String = serde_json::from_str(records[0].body.as_ref().unwrap().get()).unwrap();
         assert!(kept.ends_with("\"years\": ["));
+        let message = &records[0].error.as_ref().unwrap().message;
+        assert!(message.starts_with("the file is not JSON"), "{message}");
     }
 
     #[test]
@@ -339,6 +371,23 @@ mod tests {
         assert!(records[0].error.is_none());
         let message = &records[1].error.as_ref().unwrap().message;
         assert!(message.starts_with("line 2 is not JSON"), "{message}");
+    }
+
+    #[test]
+    fn a_broken_first_line_does_not_hide_the_good_ones() {
+        let file = "{\"time_st\n{\"time_stamp\": 1.0, \"id\": \"M\", \"years\": []}\n";
+        let records = records(file);
+        assert_eq!(records.len(), 2);
+        assert!(records[0].error.is_some());
+        assert_eq!(records[1].scope, "model:M");
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_an_error_record() {
+        let records = records_of_file("f.json", b"{\"id\": \"B\xffr\", \"years\": []}", at(), "s");
+        let error = records[0].error.as_ref().unwrap();
+        assert_eq!(error.kind, ErrorKind::InvalidJson);
+        assert!(error.message.contains("not UTF-8"), "{}", error.message);
     }
 
     #[test]

@@ -29,7 +29,18 @@ impl FetchedAt {
     /// in `time_stamp`; sub-millisecond digits are dropped.
     pub fn from_unix_seconds_f64(seconds: f64) -> Option<FetchedAt> {
         let millis = (seconds * 1000.0).floor();
-        (millis.is_finite() && millis.abs() < 1e15).then_some(FetchedAt(millis as i64))
+        if !(millis.is_finite() && millis.abs() < 1e15) {
+            return None;
+        }
+        FetchedAt::checked_from_unix_millis(millis as i64)
+    }
+
+    /// The instant `millis` after the epoch, if it lies in the years 0000 to 9999 that RFC 3339
+    /// can write.
+    pub fn checked_from_unix_millis(millis: i64) -> Option<FetchedAt> {
+        let nanos = i128::from(millis) * 1_000_000;
+        let t = OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()?;
+        (0..=9999).contains(&t.year()).then_some(FetchedAt(millis))
     }
 
     /// The current time, truncated to milliseconds.
@@ -116,6 +127,10 @@ mod tests {
         assert_eq!(t.to_string(), "2017-03-02T05:37:49.071Z");
         assert_eq!(t.utc_hour(), (2017, 3, 2, 5));
         assert!(FetchedAt::from_unix_seconds_f64(f64::NAN).is_none());
+        assert!(
+            FetchedAt::from_unix_seconds_f64(300_000_000_000.0).is_none(),
+            "year 11476"
+        );
     }
 
     #[test]

@@ -30,9 +30,28 @@ pub enum LineOutcome<'a> {
 #[derive(Debug)]
 pub struct Candidate<'a> {
     pub scope: Scope,
-    pub record_id: String,
     pub fetched_at: FetchedAt,
     pub response: Response<'a>,
+    id: CandidateId<'a>,
+}
+
+#[derive(Debug)]
+enum CandidateId<'a> {
+    /// The id an envelope carries.
+    Known(String),
+    /// The id of a legacy line, computed on demand: hashing every line would cost a sixth of a
+    /// batch, and a snapshot older than its scope's winner never needs its id.
+    LegacyLine(&'a str),
+}
+
+impl Candidate<'_> {
+    /// The record id.
+    pub fn record_id(&self) -> String {
+        match &self.id {
+            CandidateId::Known(id) => id.clone(),
+            CandidateId::LegacyLine(text) => legacy_record_id(self.fetched_at, text),
+        }
+    }
 }
 
 /// An error record, for `data_quality`.
@@ -225,9 +244,9 @@ fn read_envelope(fields: LineFields<'_>) -> LineOutcome<'_> {
     match edmunds::read_for_scope(&scope, body.get()) {
         Ok(Reading::Response(response)) => LineOutcome::Snapshot(Candidate {
             scope,
-            record_id,
             fetched_at,
             response,
+            id: CandidateId::Known(record_id),
         }),
         Ok(Reading::ApiError(api_error)) => LineOutcome::Error(ErrorRecord {
             record_id,
@@ -239,7 +258,7 @@ fn read_envelope(fields: LineFields<'_>) -> LineOutcome<'_> {
     }
 }
 
-fn read_legacy<'a>(fields: LineFields<'a>, text: &str) -> LineOutcome<'a> {
+fn read_legacy<'a>(fields: LineFields<'a>, text: &'a str) -> LineOutcome<'a> {
     let time_stamp = fields
         .time_stamp
         .expect("read_line only sends lines with a time_stamp");
@@ -249,7 +268,6 @@ fn read_legacy<'a>(fields: LineFields<'a>, text: &str) -> LineOutcome<'a> {
             format!("legacy time_stamp {time_stamp} is not a time"),
         ));
     };
-    let record_id = legacy_record_id(fetched_at, text);
     let endpoint = Some(LEGACY_ENDPOINT.to_owned());
 
     if let Some(error_type) = fields.error_type {
@@ -259,7 +277,7 @@ fn read_legacy<'a>(fields: LineFields<'a>, text: &str) -> LineOutcome<'a> {
             message: fields.message,
         };
         return LineOutcome::Error(ErrorRecord {
-            record_id,
+            record_id: legacy_record_id(fetched_at, text),
             endpoint: LEGACY_ENDPOINT.to_owned(),
             kind: ErrorKind::Api,
             message: api_error.summary(),
@@ -268,14 +286,14 @@ fn read_legacy<'a>(fields: LineFields<'a>, text: &str) -> LineOutcome<'a> {
     let (Some(id), Some(years)) = (fields.id, fields.years) else {
         return LineOutcome::Rejected(Rejection {
             kind: RejectKind::UnknownLine,
-            record_id: Some(record_id),
+            record_id: Some(legacy_record_id(fetched_at, text)),
             endpoint,
             reason: "legacy object is not a model response (no id or no years)".into(),
         });
     };
     LineOutcome::Snapshot(Candidate {
         scope: Scope::Model(id.to_owned_string()),
-        record_id,
+        id: CandidateId::LegacyLine(text),
         fetched_at,
         response: Response::Model(ModelResponse {
             id,
@@ -368,13 +386,13 @@ mod tests {
             panic!("not a snapshot");
         };
         let record = legacy_record(HUMMER).unwrap();
-        assert_eq!(record.record_id, in_place.record_id);
+        assert_eq!(record.record_id, in_place.record_id());
 
         let line = record.to_line();
         let LineOutcome::Snapshot(converted) = read_line(line.trim_end().as_bytes()) else {
             panic!("converted record is not a snapshot");
         };
-        assert_eq!(converted.record_id, in_place.record_id);
+        assert_eq!(converted.record_id(), in_place.record_id());
         assert_eq!(converted.scope, in_place.scope);
         assert_eq!(converted.fetched_at, in_place.fetched_at);
     }

@@ -45,6 +45,16 @@ impl LocalStore {
                     crate::io_hint(&cause)
                 ),
             };
+            if given.is_file() {
+                return Err(StoreError::InvalidLocation {
+                    location: given.display().to_string(),
+                    reason: "it is a file, not a folder; name a folder or `s3://bucket/prefix`"
+                        .to_owned(),
+                });
+            }
+            // Relative names are made absolute first: `carlambda-data` has the parent "",
+            // which no folder can be created in.
+            let given = std::path::absolute(&given).map_err(unusable)?;
             create_folders(&given).map_err(unusable)?;
             let root = fs::canonicalize(&given).map_err(unusable)?;
             let location = root.display().to_string();

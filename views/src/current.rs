@@ -45,6 +45,11 @@ impl Winners {
             .is_none_or(|winner| rank > winner.rank())
     }
 
+    /// The winning snapshot of `scope`, if any.
+    pub fn winner(&self, scope: &Scope) -> Option<&Snapshot> {
+        self.by_scope.get(scope)
+    }
+
     /// Keeps `snapshot` if it is newer than its scope's winner.
     pub fn offer(&mut self, snapshot: Snapshot) {
         match self.by_scope.entry(snapshot.scope.clone()) {
