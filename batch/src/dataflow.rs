@@ -87,18 +87,15 @@ pub fn read_objects(
     Ok(all)
 }
 
-/// Reads one object; a panic (a broken invariant) fails the batch with the object's key
-/// instead of leaving the other workers waiting forever for this one.
+/// Reads one object into `partial`; a panic (a broken invariant) fails the batch with the
+/// object's key instead of leaving the other workers waiting forever for this one. What the
+/// object half-added stays, harmlessly: a batch with a failure publishes nothing.
 fn read_guarded(partial: &mut Partial, key: &str, bytes: &[u8]) {
     let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let mut object = Partial::default();
-        object.read_object(key, bytes);
-        object
+        partial.read_object(key, bytes);
     }));
-    match read {
-        Ok(object) => partial.merge(object),
-        Err(_) => partial
-            .failures
-            .push(format!("{key}: reading it panicked (a bug; see the log)")),
+    if read.is_err() {
+        let failure = format!("{key}: reading it panicked (a bug; see the log)");
+        partial.failures.push(failure);
     }
 }
