@@ -85,6 +85,12 @@ pub async fn run(store: Arc<Store>, options: BatchOptions) -> Result<Manifest, B
         .map_err(BatchError::Dataflow)?
     };
     progress.finish_and_clear();
+    let read_seconds = started.elapsed().as_secs_f64();
+    tracing::info!(
+        records = partial.counts.records,
+        "read {} objects in {read_seconds:.2} s",
+        keys.len()
+    );
     if !partial.failures.is_empty() {
         return Err(BatchError::Unreadable(partial.failures));
     }
@@ -130,7 +136,8 @@ pub async fn run(store: Arc<Store>, options: BatchOptions) -> Result<Manifest, B
         )
         .await?;
     layout::publish(&store, version).await?;
-    tracing::info!(version, "published batch v{version}");
+    let seconds = started.elapsed().as_secs_f64();
+    tracing::info!(version, "published batch v{version} in {seconds:.2} s");
     Ok(manifest)
 }
 
