@@ -98,16 +98,22 @@ pub async fn run(store: Arc<Store>, options: BatchOptions) -> Result<Manifest, B
     let tables = current_tables(&partial.winners);
     let views = Views::compute(&tables, &partial.issues);
     let mut rows = std::collections::BTreeMap::new();
+    // The files are written at once: each local write waits on fsync, each S3 write on a
+    // round trip.
+    let mut writes = tokio::task::JoinSet::new();
     for (name, batch) in record_batches(&tables, &views, &partial.winners)? {
         let key = layout::part_key(version, name);
-        store
-            .put(
-                &key,
-                layout::parquet_bytes(&key, &batch)?,
-                "application/vnd.apache.parquet",
-            )
-            .await?;
+        let bytes = layout::parquet_bytes(&key, &batch)?;
+        let store = store.clone();
+        writes.spawn(async move {
+            store
+                .put(&key, bytes, "application/vnd.apache.parquet")
+                .await
+        });
         rows.insert(name.to_owned(), batch.num_rows() as u64);
+    }
+    while let Some(written) = writes.join_next().await {
+        written.map_err(|e| BatchError::Dataflow(e.to_string()))??;
     }
 
     let mut counts = partial.counts;
