@@ -17,6 +17,10 @@ use tokio::runtime::Handle;
 
 use crate::read::Partial;
 
+// LIMITATION: the workers are threads of one process. Timely's cluster mode (several
+// processes over TCP) needs a host list the command line does not take yet; the dataflow is
+// already written for it (objects dealt by worker index, partials exchanged to worker 0).
+
 /// Reads every object of `keys` from `store` on `workers` timely worker threads and returns
 /// what they hold. Store reads run on `runtime`; `progress` advances once per object.
 pub fn read_objects(
