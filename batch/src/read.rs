@@ -1,7 +1,7 @@
 //! Reading raw objects: every line of an object folded into one worker's partial result, the
 //! winning snapshot per scope plus the faults found.
 
-use carlambda_schemas::line::{LineOutcome, read_line};
+use carlambda_schemas::line::{Candidate, LineOutcome, read_line};
 use carlambda_schemas::normalize::normalize;
 use carlambda_views::{Category, Issue, Snapshot, Winners};
 use serde::{Deserialize, Serialize};
@@ -41,27 +41,15 @@ impl Partial {
             line: line_number,
             detail,
         };
-        match read_line(line) {
-            LineOutcome::Blank => return,
+        let outcome = read_line(line);
+        if !matches!(outcome, LineOutcome::Blank) {
+            self.counts.records += 1;
+        }
+        match outcome {
+            LineOutcome::Blank => {}
             LineOutcome::Snapshot(candidate) => {
                 self.counts.snapshots += 1;
-                // A snapshot older than its scope's winner needs neither its id nor its rows.
-                let winner = self.winners.winner(&candidate.scope);
-                if winner.is_some_and(|winner| candidate.fetched_at < winner.fetched_at) {
-                    return self.counts.records += 1;
-                }
-                let record_id = candidate.record_id();
-                if self
-                    .winners
-                    .would_win(&candidate.scope, (candidate.fetched_at, &record_id))
-                {
-                    self.winners.offer(Snapshot {
-                        rows: normalize(&candidate.response),
-                        scope: candidate.scope,
-                        record_id: record_id.into(),
-                        fetched_at: candidate.fetched_at,
-                    });
-                }
+                self.consider(candidate);
             }
             LineOutcome::Error(error) => {
                 self.counts.errors += 1;
@@ -87,7 +75,27 @@ impl Partial {
                 ));
             }
         }
-        self.counts.records += 1;
+    }
+
+    /// Makes `candidate` its scope's winner if it is newer. A snapshot older than the winner
+    /// needs neither its id nor its rows, which are most of the cost of a snapshot.
+    fn consider(&mut self, candidate: Candidate<'_>) {
+        let winner = self.winners.winner(&candidate.scope);
+        if winner.is_some_and(|winner| candidate.fetched_at < winner.fetched_at) {
+            return;
+        }
+        let record_id = candidate.record_id();
+        if self
+            .winners
+            .would_win(&candidate.scope, (candidate.fetched_at, &record_id))
+        {
+            self.winners.offer(Snapshot {
+                rows: normalize(&candidate.response),
+                scope: candidate.scope,
+                record_id: record_id.into(),
+                fetched_at: candidate.fetched_at,
+            });
+        }
     }
 
     /// Adds everything `other` holds.

@@ -11,14 +11,11 @@ use std::time::SystemTime;
 use carlambda_schemas::edmunds::{ApiErrorBody, scope_of_body};
 use carlambda_schemas::line::legacy_record;
 use carlambda_schemas::record::{Body, RecordParts};
-use carlambda_schemas::{ErrorKind, FetchError, FetchedAt, RawRecord};
+use carlambda_schemas::{ErrorKind, FetchError, FetchedAt, RawRecord, UNKNOWN_SCOPE};
 use carlambda_store::{Store, StoreError};
 use serde_json::value::RawValue;
 
 use crate::raw_object;
-
-/// The scope of a record whose scope could not be worked out; such a record never wins.
-pub const UNKNOWN_SCOPE: &str = "unknown";
 
 /// How to import.
 #[derive(Clone, Debug)]

@@ -15,4 +15,4 @@ pub mod scope;
 
 pub use fetched_at::FetchedAt;
 pub use record::{ErrorKind, FetchError, RawRecord};
-pub use scope::Scope;
+pub use scope::{Scope, UNKNOWN_SCOPE};

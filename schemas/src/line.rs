@@ -324,10 +324,6 @@ pub fn legacy_record(text: &str) -> Result<RawRecord, String> {
         time_stamp: f64,
         #[serde(borrow)]
         id: Option<Text<'a>>,
-        #[serde(borrow)]
-        error_type: Option<Text<'a>>,
-        #[serde(borrow)]
-        message: Option<Text<'a>>,
     }
 
     let legacy: Legacy = serde_json::from_str(text).map_err(|e| {
@@ -335,17 +331,15 @@ pub fn legacy_record(text: &str) -> Result<RawRecord, String> {
     })?;
     let fetched_at = FetchedAt::from_unix_seconds_f64(legacy.time_stamp)
         .ok_or_else(|| format!("legacy time_stamp {} is not a time", legacy.time_stamp))?;
-    let error = legacy.error_type.as_ref().map(|error_type| FetchError {
-        kind: ErrorKind::Api,
-        message: format!(
-            "{}: {}",
-            error_type.as_str(),
-            legacy.message.as_ref().map_or("", Text::as_str).trim()
-        ),
-    });
+    let error = serde_json::from_str::<edmunds::ApiErrorBody>(text)
+        .ok()
+        .map(|api_error| FetchError {
+            kind: ErrorKind::Api,
+            message: api_error.summary(),
+        });
     let scope = match (&legacy.id, &error) {
         (Some(id), None) => Scope::Model(id.to_owned_string()).to_string(),
-        _ => "unknown".to_owned(),
+        _ => crate::UNKNOWN_SCOPE.to_owned(),
     };
     Ok(RawRecord::new(RecordParts {
         source: LEGACY_SOURCE,
@@ -395,6 +389,17 @@ mod tests {
         assert_eq!(converted.record_id(), in_place.record_id());
         assert_eq!(converted.scope, in_place.scope);
         assert_eq!(converted.fetched_at, in_place.fetched_at);
+    }
+
+    #[test]
+    fn a_legacy_error_body_reads_the_same_in_place_and_converted() {
+        let line = r#"{"time_stamp": 2.5, "errorType": "NOT_FOUND", "message": "gone ", "status": "NOT_FOUND"}"#;
+        let LineOutcome::Error(in_place) = read_line(line.as_bytes()) else {
+            panic!("not an error record");
+        };
+        let converted = legacy_record(line).unwrap();
+        assert_eq!(converted.error.unwrap().message, in_place.message);
+        assert_eq!(converted.record_id, in_place.record_id);
     }
 
     #[test]

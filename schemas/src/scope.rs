@@ -29,6 +29,10 @@ impl fmt::Display for Scope {
     }
 }
 
+/// The scope of a record whose scope could not be worked out (a recorded response of no known
+/// shape, an error body recorded without its request); such a record never wins.
+pub const UNKNOWN_SCOPE: &str = "unknown";
+
 /// A scope string that is none of `catalog`, `make:<nice name>`, `model:<id>`,
 /// `styles:<id>/<year>`.
 #[derive(Debug, thiserror::Error)]
