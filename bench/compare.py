@@ -27,15 +27,23 @@ def timed_engine(engine, store, workdir):
         return seconds, json.load(f)
 
 
+PARSERS = ("serde-json", "sonic-rs")
+
+
 def floor(bench_bin, store):
-    """The parse floor at 1 and 2 threads, {threads: figures}."""
-    done = subprocess.run(
-        [bench_bin, "floor", os.path.join(store, "raw"), "--threads", "1,2"],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return {r["threads"]: r for r in map(json.loads, done.stdout.splitlines())}
+    """The parse floor at 1 and 2 threads with each parser, {(parser, threads): figures}."""
+    floors = {}
+    for parser in PARSERS:
+        done = subprocess.run(
+            [bench_bin, "floor", os.path.join(store, "raw"), "--threads", "1,2",
+             "--parser", parser],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        for r in map(json.loads, done.stdout.splitlines()):
+            floors[(parser, r["threads"])] = r
+    return floors
 
 
 def differences(name, reference, other):
@@ -92,8 +100,10 @@ def main():
     rows = [("carlambda batch --workers 2", times["carlambda"])]
     rows += [(f"duckdb (threads=2)", times["duckdb"])] if "duckdb" in times else []
     rows += [(f"spark local[2]", times["spark"])] if "spark" in times else []
-    for threads in (2, 1):
-        rows.append((f"parse floor, {threads} thread(s)", floors[threads]["seconds"]))
+    for parser in PARSERS:
+        for threads in (2, 1):
+            seconds = floors[(parser, threads)]["seconds"]
+            rows.append((f"floor {parser}, {threads} thr", seconds))
     for name, seconds in rows:
         print(
             f"{name:<28}{seconds:>9.2f}{mb / seconds:>9.1f}{batch['records'] / seconds:>12.0f}"
@@ -108,7 +118,9 @@ def main():
     if "spark" in times:
         ratio = times["spark"] / times["carlambda"]
         targets.append(("spark / carlambda >= 50", ratio, ratio >= 50))
-    ratio = times["carlambda"] / floors[2]["seconds"]
+    # The floor is the cheaper of the two parsers: merely parsing, done as fast as we can.
+    fastest = min(floors[(parser, 2)]["seconds"] for parser in PARSERS)
+    ratio = times["carlambda"] / fastest
     targets.append(("carlambda / floor(2 threads) <= 1.5", ratio, ratio <= 1.5))
     for name, value, met in targets:
         print(f"target {name:<38} {value:8.2f}  {'met' if met else 'MISSED'}")
@@ -126,7 +138,7 @@ def main():
         json.dump(
             {
                 "batch": batch,
-                "floor": floors,
+                "floor": {f"{p} {t}": r for (p, t), r in floors.items()},
                 "times": times,
                 "rows": reference["tables"],
                 "agree": not problems,

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
 use carlambda_store::{Store, StoreError};
+use carlambda_stream::Position;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression;
@@ -35,11 +36,11 @@ pub struct Manifest {
     pub seconds: f64,
 }
 
-/// The batch watermark: per stream shard, the last sequence number seen (decimal strings),
-/// and the last raw object key read.
+/// The batch watermark: per stream shard, the last sequence number archived into the objects
+/// the batch read (the speed layer takes over after it), and the last raw object key read.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Watermark {
-    pub shards: BTreeMap<String, String>,
+    pub shards: Position,
     pub last_object: Option<String>,
 }
 
@@ -85,6 +86,11 @@ pub enum LayoutError {
         key: String,
         cause: serde_json::Error,
     },
+    #[error(
+        "{key} does not hold winning snapshots with their rows: {cause}; run `carlambda batch` \
+         to publish a fresh version"
+    )]
+    Snapshots { key: String, cause: String },
     #[error("batch/CURRENT holds {0:?}, not a version such as v7")]
     BadCurrent(String),
     #[error("no batch version is published in {0}: run `carlambda batch` first")]

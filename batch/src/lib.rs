@@ -7,17 +7,17 @@
 pub mod dataflow;
 pub mod layout;
 pub mod read;
+pub mod snapshots;
 
+use std::collections::btree_map::Entry;
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Instant;
 
-use arrow::array::{ArrayRef, StringArray, TimestampMillisecondArray};
-use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use carlambda_schemas::FetchedAt;
-use carlambda_schemas::arrow::ArrowTable;
 use carlambda_store::{Store, StoreError};
+use carlambda_stream::{Position, archive};
 use carlambda_views::{Tables, Views, Winners, current_tables};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -43,7 +43,10 @@ pub enum BatchError {
     #[error(transparent)]
     Layout(#[from] LayoutError),
     #[error("building the Arrow batch of {name}: {cause}")]
-    Arrow { name: String, cause: ArrowError },
+    Arrow {
+        name: String,
+        cause: arrow::error::ArrowError,
+    },
     #[error(
         "no raw records in {0}: run `carlambda import` (or point --store at the master dataset)"
     )]
@@ -123,7 +126,7 @@ pub async fn run(store: Arc<Store>, options: BatchOptions) -> Result<Manifest, B
         version,
         created_at: FetchedAt::now().to_string(),
         watermark: Watermark {
-            shards: Default::default(),
+            shards: archived_through(&keys),
             last_object: keys.last().cloned(),
         },
         objects: keys.to_vec(),
@@ -158,8 +161,27 @@ fn progress_bar(objects: u64, wanted: bool) -> ProgressBar {
     ProgressBar::new(objects).with_style(style)
 }
 
-/// Every table and view of the batch view, by name, plus `snapshots`: the winning snapshot of
-/// each scope, which later layers merge against.
+/// Per stream shard, the last sequence number in the objects `archive` wrote among `keys`:
+/// the archive writes each shard's records in order, so everything up to it is in the batch.
+fn archived_through(keys: &[String]) -> Position {
+    let mut through = Position::new();
+    for (shard, _first, last) in keys.iter().filter_map(|key| archive::object_range(key)) {
+        match through.entry(shard) {
+            Entry::Vacant(slot) => {
+                slot.insert(last);
+            }
+            Entry::Occupied(mut slot) => {
+                if last > *slot.get() {
+                    slot.insert(last);
+                }
+            }
+        }
+    }
+    through
+}
+
+/// Every table and view of the batch view, by name, plus [`snapshots`]: the winning snapshot of
+/// each scope with its rows, which later layers merge against.
 fn record_batches(
     tables: &Tables,
     views: &Views,
@@ -169,47 +191,11 @@ fn record_batches(
         let name = name.to_owned();
         move |cause| BatchError::Arrow { name, cause }
     };
-    let mut batches = vec![
-        (
-            "makes",
-            ArrowTable::to_record_batch(&tables.makes).map_err(arrow_error("makes"))?,
-        ),
-        (
-            "models",
-            ArrowTable::to_record_batch(&tables.models).map_err(arrow_error("models"))?,
-        ),
-        (
-            "model_years",
-            ArrowTable::to_record_batch(&tables.model_years).map_err(arrow_error("model_years"))?,
-        ),
-        (
-            "submodels",
-            ArrowTable::to_record_batch(&tables.submodels).map_err(arrow_error("submodels"))?,
-        ),
-        (
-            "styles",
-            ArrowTable::to_record_batch(&tables.styles).map_err(arrow_error("styles"))?,
-        ),
-    ];
+    let mut batches = tables.to_record_batches().map_err(arrow_error("tables"))?;
     batches.extend(views.to_record_batches().map_err(arrow_error("views"))?);
     batches.push((
-        "snapshots",
-        snapshots_batch(winners).map_err(arrow_error("snapshots"))?,
+        snapshots::NAME,
+        snapshots::to_record_batch(winners).map_err(arrow_error(snapshots::NAME))?,
     ));
     Ok(batches)
-}
-
-fn snapshots_batch(winners: &Winners) -> Result<RecordBatch, ArrowError> {
-    let scopes = winners.snapshots().map(|s| Some(s.scope.to_string()));
-    let record_ids = winners.snapshots().map(|s| Some(s.record_id.to_string()));
-    let fetched_at = winners.snapshots().map(|s| s.fetched_at.unix_millis());
-    let columns: [(&str, ArrayRef); 3] = [
-        ("scope", Arc::new(StringArray::from_iter(scopes))),
-        ("record_id", Arc::new(StringArray::from_iter(record_ids))),
-        (
-            "fetched_at",
-            Arc::new(TimestampMillisecondArray::from_iter_values(fetched_at).with_timezone("UTC")),
-        ),
-    ];
-    RecordBatch::try_from_iter(columns)
 }

@@ -17,9 +17,27 @@ struct Tally {
     invalid: u64,
 }
 
+/// The JSON parser a floor pass uses to merely check each line.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Parser {
+    /// serde_json into `IgnoredAny`.
+    SerdeJson,
+    /// sonic-rs into `IgnoredAny`: the parser the batch reads lines with.
+    SonicRs,
+}
+
+impl Parser {
+    fn is_json(self, line: &[u8]) -> bool {
+        match self {
+            Parser::SerdeJson => serde_json::from_slice::<IgnoredAny>(line).is_ok(),
+            Parser::SonicRs => sonic_rs::from_slice::<IgnoredAny>(line).is_ok(),
+        }
+    }
+}
+
 /// Measures one pass per entry of `threads` over the files under `folder`, printing each as
 /// one JSON line on stdout.
-pub fn run(folder: &Path, threads: &[usize]) -> Result<()> {
+pub fn run(folder: &Path, threads: &[usize], parser: Parser) -> Result<()> {
     let mut files = Vec::new();
     collect_files(folder, &mut files)?;
     files.sort();
@@ -27,13 +45,14 @@ pub fn run(folder: &Path, threads: &[usize]) -> Result<()> {
     for &count in threads {
         let count = count.max(1);
         let started = Instant::now();
-        let tally = parse_all(&files, count)?;
+        let tally = parse_all(&files, count, parser)?;
         let seconds = started.elapsed().as_secs_f64();
         let megabytes = tally.bytes as f64 / 1e6;
         println!(
             "{}",
             serde_json::json!({
                 "threads": count,
+                "parser": format!("{parser:?}"),
                 "files": tally.files,
                 "bytes": tally.bytes,
                 "lines": tally.lines,
@@ -44,7 +63,7 @@ pub fn run(folder: &Path, threads: &[usize]) -> Result<()> {
             })
         );
         eprintln!(
-            "carlambda-bench: floor, {count} thread(s): {} lines, {megabytes:.1} MB in \
+            "carlambda-bench: floor ({parser:?}), {count} thread(s): {} lines, {megabytes:.1} MB in \
              {seconds:.3} s = {:.0} MB/s, {:.0} lines/s ({} not JSON)",
             tally.lines,
             megabytes / seconds,
@@ -70,7 +89,7 @@ fn collect_files(folder: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
 
 /// Parses `files` on `threads` threads, each taking every `threads`-th file (the objects are
 /// of similar size, so this balances well enough).
-fn parse_all(files: &[PathBuf], threads: usize) -> Result<Tally> {
+fn parse_all(files: &[PathBuf], threads: usize, parser: Parser) -> Result<Tally> {
     std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|worker| {
@@ -83,7 +102,7 @@ fn parse_all(files: &[PathBuf], threads: usize) -> Result<Tally> {
                         tally.bytes += bytes.len() as u64;
                         for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
                             tally.lines += 1;
-                            if serde_json::from_slice::<IgnoredAny>(line).is_err() {
+                            if !parser.is_json(line) {
                                 tally.invalid += 1;
                             }
                         }

@@ -213,6 +213,23 @@ impl ApiErrorBody<'_> {
             .trim()
             .to_owned()
     }
+
+    /// The HTTP status code the body's `status` names (`BAD_REQUEST` is 400), when it names
+    /// one.
+    pub fn http_status(&self) -> Option<u16> {
+        Some(match self.status.as_ref()?.as_str() {
+            "BAD_REQUEST" => 400,
+            "UNAUTHORIZED" => 401,
+            "FORBIDDEN" => 403,
+            "NOT_FOUND" => 404,
+            "TOO_MANY_REQUESTS" => 429,
+            "INTERNAL_SERVER_ERROR" => 500,
+            "BAD_GATEWAY" => 502,
+            "SERVICE_UNAVAILABLE" => 503,
+            "GATEWAY_TIMEOUT" => 504,
+            _ => return None,
+        })
+    }
 }
 
 /// A successful response of any of the four endpoints.
@@ -237,14 +254,14 @@ pub enum Reading<'a> {
 /// scope's response is an error message saying what is wrong with it.
 pub fn read_for_scope<'a>(scope: &Scope, body: &'a str) -> Result<Reading<'a>, String> {
     let read = match scope {
-        Scope::Catalog => serde_json::from_str(body).map(Response::Catalog),
-        Scope::Make(_) => serde_json::from_str(body).map(Response::Make),
-        Scope::Model(_) => serde_json::from_str(body).map(Response::Model),
-        Scope::Styles { .. } => serde_json::from_str(body).map(Response::Styles),
+        Scope::Catalog => sonic_rs::from_str(body).map(Response::Catalog),
+        Scope::Make(_) => sonic_rs::from_str(body).map(Response::Make),
+        Scope::Model(_) => sonic_rs::from_str(body).map(Response::Model),
+        Scope::Styles { .. } => sonic_rs::from_str(body).map(Response::Styles),
     };
     match read {
         Ok(response) => check_scope(scope, &response).map(|()| Reading::Response(response)),
-        Err(shape_error) => match serde_json::from_str::<ApiErrorBody>(body) {
+        Err(shape_error) => match sonic_rs::from_str::<ApiErrorBody>(body) {
             Ok(api_error) => Ok(Reading::ApiError(api_error)),
             Err(_) => Err(format!(
                 "body is not a {} response: {shape_error}",
@@ -407,5 +424,6 @@ mod tests {
             error.summary(),
             "BAD_REQUEST INCORRECT_PARAMS: Style ID is not valid."
         );
+        assert_eq!(error.http_status(), Some(400));
     }
 }

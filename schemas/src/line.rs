@@ -1,8 +1,10 @@
 //! Reading one line of a raw object: a raw record envelope, or a legacy Firehose object (a bare
 //! model response with a float `time_stamp`), into what the layers act on.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
-use serde_json::value::RawValue;
+use sonic_rs::LazyValue;
 
 use crate::edmunds::{self, ModelResponse, ModelYearStyles, Reading, Response, Text};
 use crate::record::{self, Body, RecordParts};
@@ -126,7 +128,7 @@ struct LineFields<'a> {
     #[serde(borrow, rename = "fetched_at")]
     fetched_at: Option<Text<'a>>,
     #[serde(borrow)]
-    body: Option<&'a RawValue>,
+    body: Option<LazyValue<'a>>,
     error: Option<FetchError>,
 
     #[serde(rename = "time_stamp")]
@@ -157,7 +159,9 @@ pub fn read_line(line: &[u8]) -> LineOutcome<'_> {
     if text.trim().is_empty() {
         return LineOutcome::Blank;
     }
-    let fields: LineFields = match serde_json::from_str(text) {
+    // sonic-rs rather than serde_json on this path: every line of every raw object passes here,
+    // and its SIMD scanning halves the cost of the typed parse that dominates a batch.
+    let fields: LineFields = match sonic_rs::from_str(text) {
         Ok(fields) => fields,
         Err(e) => {
             return LineOutcome::Rejected(Rejection::new(
@@ -241,7 +245,14 @@ fn read_envelope(fields: LineFields<'_>) -> LineOutcome<'_> {
         Some(Err(e)) => return reject(RejectKind::BadEnvelope, e.to_string()),
         None => return reject(RejectKind::BadEnvelope, "envelope without a scope".into()),
     };
-    match edmunds::read_for_scope(&scope, body.get()) {
+    // Only a JSON string with escapes comes back owned; a string is never a response.
+    let Cow::Borrowed(body) = body.as_raw_cow() else {
+        return reject(
+            RejectKind::WrongShape,
+            "body is a JSON string, not a response".into(),
+        );
+    };
+    match edmunds::read_for_scope(&scope, body) {
         Ok(Reading::Response(response)) => LineOutcome::Snapshot(Candidate {
             scope,
             fetched_at,

@@ -127,6 +127,30 @@ impl Store {
         }
     }
 
+    /// As [`Store::put`], for a file served to browsers from S3: `cache_control` (for example
+    /// `max-age=300`) is kept as the object's `Cache-Control`. A local folder has no place for
+    /// it; whatever serves the folder decides.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Store::put`].
+    pub async fn put_served(
+        &self,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+        cache_control: &str,
+    ) -> Result<(), StoreError> {
+        match self {
+            Store::Local(store) => store.put(key, body, content_type).await,
+            Store::S3(store) => {
+                store
+                    .put_served(key, body, content_type, cache_control)
+                    .await
+            }
+        }
+    }
+
     /// Writes `body` at `key` only if no object is there yet, as [`Store::put`] does otherwise.
     /// Returns `true` when it wrote the object and `false` when the key already existed, in
     /// which case the existing object is left untouched: raw objects are never rewritten.

@@ -190,10 +190,27 @@ impl S3Store {
         check_key(&self.location, key)?;
 
         let bytes = body.len();
-        self.put_object(key, body, content_type, false)
+        self.put_object(key, body, content_type, None, false)
             .await
             .map_err(|error| self.error("put", key, &error))?;
         debug!(store = %self.location, %key, bytes, "put");
+        Ok(())
+    }
+
+    pub(crate) async fn put_served(
+        &self,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+        cache_control: &str,
+    ) -> Result<(), StoreError> {
+        check_key(&self.location, key)?;
+
+        let bytes = body.len();
+        self.put_object(key, body, content_type, Some(cache_control), false)
+            .await
+            .map_err(|error| self.error("put", key, &error))?;
+        debug!(store = %self.location, %key, bytes, cache_control, "put");
         Ok(())
     }
 
@@ -233,7 +250,10 @@ impl S3Store {
         }
 
         for attempt in 1..=CONFLICT_ATTEMPTS {
-            let error = match self.put_object(key, body.clone(), content_type, true).await {
+            let error = match self
+                .put_object(key, body.clone(), content_type, None, true)
+                .await
+            {
                 Ok(()) => {
                     debug!(store = %self.location, %key, bytes = body.len(), "put new");
                     return Ok(Some(true));
@@ -279,6 +299,7 @@ impl S3Store {
         key: &str,
         body: Bytes,
         content_type: &str,
+        cache_control: Option<&str>,
         only_if_absent: bool,
     ) -> Result<(), SdkError<PutObjectError, HttpResponse>> {
         self.client
@@ -286,6 +307,7 @@ impl S3Store {
             .bucket(&self.bucket)
             .key(self.full_key(key))
             .content_type(content_type)
+            .set_cache_control(cache_control.map(str::to_owned))
             .set_if_none_match(only_if_absent.then(|| "*".to_owned()))
             .body(ByteStream::from(body))
             .send()

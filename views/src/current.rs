@@ -4,6 +4,9 @@
 use std::collections::btree_map::{BTreeMap, Entry};
 use std::sync::Arc;
 
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
+use carlambda_schemas::arrow::ArrowTable;
 use carlambda_schemas::rows::{
     MakeRow, ModelRow, ModelYearRow, SnapshotRows, StyleRow, SubmodelRow, TableRow, Traced,
 };
@@ -107,6 +110,26 @@ pub struct Tables {
     pub model_years: Vec<Traced<ModelYearRow>>,
     pub submodels: Vec<Traced<SubmodelRow>>,
     pub styles: Vec<Traced<StyleRow>>,
+}
+
+impl Tables {
+    /// Each table as `(name, record batch)` of its schema in `carlambda_schemas::arrow`, in
+    /// the order of `TABLE_NAMES`.
+    pub fn to_record_batches(&self) -> Result<Vec<(&'static str, RecordBatch)>, ArrowError> {
+        Ok(vec![
+            (MakeRow::NAME, ArrowTable::to_record_batch(&self.makes)?),
+            (ModelRow::NAME, ArrowTable::to_record_batch(&self.models)?),
+            (
+                ModelYearRow::NAME,
+                ArrowTable::to_record_batch(&self.model_years)?,
+            ),
+            (
+                SubmodelRow::NAME,
+                ArrowTable::to_record_batch(&self.submodels)?,
+            ),
+            (StyleRow::NAME, ArrowTable::to_record_batch(&self.styles)?),
+        ])
+    }
 }
 
 /// The current tables: the rows of the winning snapshots, one row per key, each column from

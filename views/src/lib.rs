@@ -5,9 +5,11 @@
 //! construction.
 
 mod current;
+mod merge;
 mod views;
 
 pub use current::{Snapshot, Tables, Winners, current_tables};
+pub use merge::{LayerView, merge};
 pub use views::{
     BodyStyleCount, Category, Issue, MakeSummary, ModelYearCount, QualityRow, VIEW_NAMES, Views,
 };

@@ -281,18 +281,24 @@ fn make_summary(tables: &Tables) -> Vec<MakeSummary> {
     rows
 }
 
-fn data_quality(tables: &Tables, issues: &[Issue]) -> Vec<QualityRow> {
+/// `issues` with each error or rejected record listed once, where it was first found (by
+/// object key, then line); lines without a record id are all kept.
+pub(crate) fn first_found(issues: &[Issue]) -> Vec<&Issue> {
     let mut sorted: Vec<&Issue> = issues.iter().collect();
     sorted.sort_by(|a, b| (&a.object, a.line).cmp(&(&b.object, b.line)));
     let mut seen_records = BTreeSet::new();
-    let mut rows: Vec<QualityRow> = sorted
+    sorted.retain(|issue| {
+        issue
+            .record_id
+            .as_ref()
+            .is_none_or(|id| seen_records.insert(id))
+    });
+    sorted
+}
+
+fn data_quality(tables: &Tables, issues: &[Issue]) -> Vec<QualityRow> {
+    let mut rows: Vec<QualityRow> = first_found(issues)
         .into_iter()
-        .filter(|issue| {
-            issue
-                .record_id
-                .as_ref()
-                .is_none_or(|id| seen_records.insert(id))
-        })
         .map(|issue| QualityRow {
             category: issue.category,
             kind: issue.kind.clone(),
