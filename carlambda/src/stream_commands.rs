@@ -1,0 +1,67 @@
+//! The commands of the stream: `archive`, and `import --to-stream`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use carlambda_ingest::import::{self, ImportOptions};
+use carlambda_store::Store;
+use carlambda_stream::Stream;
+use carlambda_stream::archive::{self, ArchiveOptions};
+
+/// The stream used when neither `--stream`, `CARLAMBDA_STREAM` nor carlambda.toml names one.
+pub const DEFAULT_STREAM: &str = "carlambda-stream";
+
+pub async fn open(location: &str) -> Result<Stream> {
+    Stream::open(location)
+        .await
+        .with_context(|| format!("cannot open the stream {location}"))
+}
+
+/// Appends the records an import of `paths` makes to the stream at `location`.
+pub async fn import_to_stream(
+    location: &str,
+    paths: &[PathBuf],
+    options: &ImportOptions,
+) -> Result<()> {
+    let stream = open(location).await?;
+    let (files, records) = import::records_of_paths(paths, options).context("import failed")?;
+    stream
+        .append(&records)
+        .await
+        .context("import to the stream failed")?;
+    let errors = records.iter().filter(|r| r.error.is_some()).count();
+    println!(
+        "imported {files} files: {} records ({errors} errors); appended to {}",
+        records.len(),
+        stream.describe()
+    );
+    Ok(())
+}
+
+/// `carlambda archive`: the stream at `location` into raw objects of `store`.
+pub async fn archive(
+    location: &str,
+    store: &Store,
+    buffer_bytes: usize,
+    buffer_seconds: u64,
+    drain: bool,
+) -> Result<()> {
+    let stream = open(location).await?;
+    let options = ArchiveOptions {
+        buffer_bytes,
+        buffer_time: Duration::from_secs(buffer_seconds),
+        drain,
+    };
+    let summary = archive::run(&stream, store, &options)
+        .await
+        .with_context(|| format!("archive of {} failed", stream.describe()))?;
+    println!(
+        "archived {} records in {} objects from {} into {}",
+        summary.records,
+        summary.objects,
+        stream.describe(),
+        store.describe()
+    );
+    Ok(())
+}
