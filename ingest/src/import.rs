@@ -67,7 +67,28 @@ pub async fn import(
     paths: &[PathBuf],
     options: &ImportOptions,
 ) -> Result<ImportSummary, ImportError> {
-    let mut summary = ImportSummary::default();
+    let (files, records) = records_of_paths(paths, options)?;
+    let mut summary = ImportSummary {
+        files,
+        ..ImportSummary::default()
+    };
+    summary.records = records.len() as u64;
+    summary.errors = records.iter().filter(|r| r.error.is_some()).count() as u64;
+    if !records.is_empty() {
+        let (key, written) = raw_object::append(store, "import", &records).await?;
+        summary.object = Some(key);
+        summary.written = written;
+    }
+    Ok(summary)
+}
+
+/// The raw records an import of `paths` makes, and the number of files read; for callers
+/// that send them elsewhere than to a new raw object (the stream).
+pub fn records_of_paths(
+    paths: &[PathBuf],
+    options: &ImportOptions,
+) -> Result<(u64, Vec<RawRecord>), ImportError> {
+    let mut files = 0;
     let mut records = Vec::new();
     for path in files_under(paths)? {
         let read_error = |source| ImportError::Read {
@@ -88,16 +109,9 @@ pub async fn import(
             fetched_at,
             &options.source,
         ));
-        summary.files += 1;
+        files += 1;
     }
-    summary.records = records.len() as u64;
-    summary.errors = records.iter().filter(|r| r.error.is_some()).count() as u64;
-    if !records.is_empty() {
-        let (key, written) = raw_object::append(store, "import", &records).await?;
-        summary.object = Some(key);
-        summary.written = written;
-    }
-    Ok(summary)
+    Ok((files, records))
 }
 
 fn modified_at(modified: SystemTime) -> FetchedAt {
@@ -238,10 +252,7 @@ fn record_of_json(json: &str, endpoint: &str, fetched_at: FetchedAt, source: &st
     let body = Body::from_received(json.as_bytes());
     let (http_status, error) = match serde_json::from_str::<ApiErrorBody>(json) {
         Ok(api_error) => (
-            api_error
-                .status
-                .as_ref()
-                .and_then(|s| status_code(s.as_str())),
+            api_error.http_status(),
             Some(FetchError {
                 kind: ErrorKind::Api,
                 message: api_error.summary(),
@@ -279,22 +290,6 @@ fn not_json(
             kind: ErrorKind::InvalidJson,
             message: why.to_owned(),
         }),
-    })
-}
-
-/// The HTTP status an Edmunds error body's `status` stands for.
-fn status_code(status: &str) -> Option<u16> {
-    Some(match status {
-        "BAD_REQUEST" => 400,
-        "UNAUTHORIZED" => 401,
-        "FORBIDDEN" => 403,
-        "NOT_FOUND" => 404,
-        "TOO_MANY_REQUESTS" => 429,
-        "INTERNAL_SERVER_ERROR" => 500,
-        "BAD_GATEWAY" => 502,
-        "SERVICE_UNAVAILABLE" => 503,
-        "GATEWAY_TIMEOUT" => 504,
-        _ => return None,
     })
 }
 

@@ -1,4 +1,13 @@
-//! Ingest: turns API responses into raw records and appends them to the master dataset.
+//! Ingest: turns API responses into raw records, from recorded files (`import`) into the master
+//! dataset, or from the live API (`client`, `live`) into the stream through a [`RecordSink`].
 
+pub mod budget;
+pub mod client;
+pub mod cursor;
 pub mod import;
+pub mod live;
 pub mod raw_object;
+pub mod sink;
+pub mod state;
+
+pub use sink::{RecordSink, SinkError};

@@ -5,6 +5,9 @@
 //! HTTP simulator of the API and the benchmarks have input on a machine without recorded
 //! data. The same config always gives byte-identical output.
 //!
+//! [`SimulatedApi`] serves the API's endpoints over HTTP from the generated catalog or from
+//! recorded responses, with faults at chosen rates ([`FaultConfig`]), for tests and demos.
+//!
 //! ```
 //! use carlambda_simulator::{Catalog, GeneratorConfig};
 //!
@@ -17,15 +20,21 @@
 
 mod catalog;
 mod config;
+mod faults;
 mod names;
 mod poll;
+mod recorded;
 mod response;
 mod seed;
+mod server;
 mod styles;
 mod wire;
 
 pub use catalog::{Catalog, Make, Model, ModelYear, Style, Submodel};
 pub use config::GeneratorConfig;
+pub use faults::{BadRates, Fault, FaultConfig};
 pub use names::{model_id, nice_name};
+pub use recorded::{Canned, Recorded, path_of_file_name};
 pub use response::{Response, error_body, write_responses};
+pub use server::{Answers, SimulatedApi};
 pub use styles::{MAX_STYLES_PER_YEAR, STYLE_ID_SLOTS, YearKey, generate_styles};

@@ -9,7 +9,7 @@ use crate::names;
 use crate::wire::{self, ErrorBody, MakeEntry, MakesBody, ModelBody, StylesBody, YearStyleEntry};
 
 /// The path every endpoint of the vehicle API v2 starts with.
-const API_ROOT: &str = "/api/vehicle/v2";
+pub(crate) const API_ROOT: &str = "/api/vehicle/v2";
 
 /// One response of the API: the path it answers and its body.
 #[derive(Debug, Clone, PartialEq, Eq)]
