@@ -3,29 +3,7 @@
 
 mod common;
 
-use common::{carlambda, manifest, recorded_data};
-
-async fn fresh_bucket() -> String {
-    std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL names the local S3 server");
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    );
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    let bucket = format!("carlambda-batch-{}", nanos.as_nanos());
-    s3.create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .expect("the test bucket is created");
-    bucket
-}
+use common::{carlambda, fresh_bucket, manifest, recorded_data};
 
 /// The page with the time of the batch run taken out.
 fn page_without_run_time(page: &str, created_at: &str) -> String {
@@ -37,7 +15,7 @@ fn page_without_run_time(page: &str, created_at: &str) -> String {
 fn an_s3_store_gives_the_same_tables_and_page_as_a_folder() {
     let bucket = tokio::runtime::Runtime::new()
         .unwrap()
-        .block_on(fresh_bucket());
+        .block_on(fresh_bucket("carlambda-batch"));
     let dir = tempfile::tempdir().unwrap();
     let recorded = recorded_data();
     let local = dir.path().join("store").display().to_string();

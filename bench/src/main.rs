@@ -2,11 +2,13 @@
 //!
 //! `generate` turns the recorded catalog into hourly polls of legacy Firehose objects, the
 //! way the original Python pipeline stored them; `floor` times reading and merely parsing
-//! every line once, the bound the batch is measured against.
+//! every line once, the bound the batch is measured against; `serve-latency` measures the
+//! latency of a running `carlambda serve`.
 
 mod floor;
 mod generate;
 mod pyjson;
+mod serve_latency;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,6 +51,21 @@ enum Command {
         /// Thread counts to measure, each a separate pass.
         #[arg(long, value_delimiter = ',', default_value = "1,2")]
         threads: Vec<usize>,
+        /// The parser that checks each line.
+        #[arg(long, value_enum, default_value = "serde-json")]
+        parser: floor::Parser,
+    },
+    /// Sends GET requests to a URL of a running `carlambda serve` and prints the p50 and p99
+    /// latency as one JSON line.
+    ServeLatency {
+        /// e.g. http://127.0.0.1:8080/api/views/body_style_counts
+        url: String,
+        /// Requests measured (after 50 to warm up).
+        #[arg(long, default_value_t = 1000)]
+        requests: usize,
+        /// Requests in flight at once.
+        #[arg(long, default_value_t = 1)]
+        concurrency: usize,
     },
 }
 
@@ -61,7 +78,18 @@ fn main() -> ExitCode {
             seed,
             out,
         } => generate::run(&catalog, polls, seed, &out),
-        Command::Floor { folder, threads } => floor::run(&folder, &threads),
+        Command::Floor {
+            folder,
+            threads,
+            parser,
+        } => floor::run(&folder, &threads, parser),
+        Command::ServeLatency {
+            url,
+            requests,
+            concurrency,
+        } => tokio::runtime::Runtime::new()
+            .map_err(anyhow::Error::from)
+            .and_then(|runtime| runtime.block_on(serve_latency::run(&url, requests, concurrency))),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,15 +3,22 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use arrow::record_batch::RecordBatch;
 use carlambda_batch::layout::{self, Counts, Manifest, Watermark};
+use carlambda_batch::snapshots;
 use carlambda_schemas::FetchedAt;
-use carlambda_schemas::rows::{MakeRow, ModelRow, ModelYearRow, StyleRow, SubmodelRow, Traced};
+use carlambda_schemas::rows::{
+    MakeRow, ModelRow, ModelYearRow, SnapshotRows, StyleRow, SubmodelRow, Traced,
+};
 use carlambda_store::Store;
-use carlambda_views::{Category, Issue, Tables, Views};
+use carlambda_views::{Category, Issue, Snapshot, Tables, Views, Winners};
 use tempfile::TempDir;
 
 /// The version the fixture publishes.
 pub const VERSION: u64 = 3;
+
+/// When every snapshot of the fixture was fetched.
+pub const FETCHED_AT: i64 = 1_488_430_800_000;
 
 /// A make name that would run script if the page did not escape it.
 pub const HOSTILE_MAKE: &str = "<script>alert(1)</script> & \"Quoted\" 'Motors'";
@@ -23,23 +30,25 @@ pub struct Fixture {
 }
 
 impl Fixture {
-    /// Publishes version [`VERSION`] with the views of `tables` and `issues`.
+    /// Publishes version [`VERSION`] of `tables` and `issues`: the winning snapshots that give
+    /// `tables`, every table and view, and a manifest with their rows.
     pub async fn publish(tables: Tables, issues: &[Issue]) -> Fixture {
         let folder = tempfile::tempdir().unwrap();
         let store = Store::open(folder.path().to_str().unwrap()).await.unwrap();
-        let views = Views::compute(&tables, issues);
-
-        let mut rows = BTreeMap::new();
-        for (name, batch) in views.to_record_batches().unwrap() {
-            rows.insert(name.to_owned(), batch.num_rows() as u64);
-        }
         let fixture = Fixture {
             store,
             _folder: folder,
         };
-        for name in rows.keys() {
-            fixture.overwrite_view(name, &views).await;
+
+        let views = Views::compute(&tables, issues);
+        let mut batches = tables.to_record_batches().unwrap();
+        batches.extend(views.to_record_batches().unwrap());
+        let mut rows = BTreeMap::new();
+        for (name, batch) in &batches {
+            fixture.put_parquet(name, batch).await;
+            rows.insert((*name).to_owned(), batch.num_rows() as u64);
         }
+        fixture.overwrite_snapshots(&tables).await;
 
         let manifest = manifest(rows);
         let body = serde_json::to_vec_pretty(&manifest).unwrap();
@@ -53,10 +62,13 @@ impl Fixture {
         fixture
     }
 
-    /// Replaces the Parquet file of view `name` with that view of `views`.
-    pub async fn overwrite_view(&self, name: &str, views: &Views) {
-        let batches = views.to_record_batches().unwrap();
-        let (_, batch) = batches.iter().find(|(n, _)| *n == name).unwrap();
+    /// Replaces the winning snapshots with one that gives `tables`.
+    pub async fn overwrite_snapshots(&self, tables: &Tables) {
+        let batch = snapshots::to_record_batch(&winners(tables)).unwrap();
+        self.put_parquet(snapshots::NAME, &batch).await;
+    }
+
+    async fn put_parquet(&self, name: &str, batch: &RecordBatch) {
         let key = layout::part_key(VERSION, name);
         let bytes = layout::parquet_bytes(&key, batch).unwrap();
         self.store
@@ -64,6 +76,28 @@ impl Fixture {
             .await
             .unwrap();
     }
+}
+
+/// One catalog snapshot holding every row of `tables`, so that the current tables of the
+/// winners are `tables`.
+pub fn winners(tables: &Tables) -> Winners {
+    let snapshot = Snapshot {
+        scope: "catalog".parse().unwrap(),
+        record_id: Arc::from("rec-1"),
+        fetched_at: FetchedAt::from_unix_millis(FETCHED_AT),
+        rows: SnapshotRows {
+            makes: untraced(&tables.makes),
+            models: untraced(&tables.models),
+            model_years: untraced(&tables.model_years),
+            submodels: untraced(&tables.submodels),
+            styles: untraced(&tables.styles),
+        },
+    };
+    [snapshot].into_iter().collect()
+}
+
+fn untraced<T: Clone>(table: &[Traced<T>]) -> Vec<T> {
+    table.iter().map(|traced| traced.row.clone()).collect()
 }
 
 fn manifest(rows: BTreeMap<String, u64>) -> Manifest {
@@ -95,7 +129,7 @@ fn traced<T>(row: T) -> Traced<T> {
     Traced {
         row,
         record_id: Arc::from("rec-1"),
-        fetched_at: FetchedAt::from_unix_millis(1_488_430_800_000),
+        fetched_at: FetchedAt::from_unix_millis(FETCHED_AT),
     }
 }
 

@@ -1,5 +1,5 @@
-//! The published page: the current state rendered as one self-contained HTML file at
-//! `site/index.html`.
+//! The page: the current state rendered as one self-contained HTML file, published at
+//! `site/index.html` in the store or, with the views as JSON beside it, as a static website.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -12,12 +12,17 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing::info;
 
-use crate::{CurrentState, Row, ServingError};
+use crate::chart::BarChart;
+use crate::{CurrentState, Row, ServingError, api};
 
 /// The key the page is published at.
 pub const PAGE_KEY: &str = "site/index.html";
 
 const CONTENT_TYPE: &str = "text/html; charset=utf-8";
+
+/// How long browsers and caches may keep a file of the static website: a batch runs hourly
+/// at most, so five minutes of staleness is the price of cheap hosting.
+const WEBSITE_CACHE_CONTROL: &str = "max-age=300";
 
 const TEMPLATE_NAME: &str = "index";
 
@@ -26,6 +31,9 @@ const TEMPLATE: &str = include_str!("../templates/index.hbs");
 
 /// How many of the models with the most model years the page lists.
 const TOP_MODELS: usize = 25;
+
+/// How many of them the chart shows.
+const CHART_MODELS: usize = 15;
 
 /// How many `data_quality` rows the page lists; the counts above them cover every row.
 const QUALITY_ROWS: usize = 200;
@@ -67,7 +75,10 @@ pub async fn publish_page(store: &Store) -> Result<PublishedPage, ServingError> 
     store
         .put(PAGE_KEY, Bytes::from(html), CONTENT_TYPE)
         .await
-        .map_err(ServingError::Publish)?;
+        .map_err(|source| ServingError::Publish {
+            key: PAGE_KEY.to_owned(),
+            source: Box::new(source),
+        })?;
 
     let page = PublishedPage {
         version: state.manifest().version,
@@ -76,6 +87,68 @@ pub async fn publish_page(store: &Store) -> Result<PublishedPage, ServingError> 
     };
     info!(version = page.version, bytes, location = %page.location, "published the page");
     Ok(page)
+}
+
+/// Where a static website went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublishedWebsite {
+    /// The batch version the website shows.
+    pub version: u64,
+    /// The target, as [`Store::describe`] gives it.
+    pub location: String,
+    /// Every key written, the page first.
+    pub keys: Vec<String>,
+}
+
+/// Publishes the page of `state` as `index.html` in `target` (a local folder or an S3
+/// bucket and prefix), with every view beside it as `views/<name>.json` (the document
+/// `/api/views/<name>` serves). Each file carries its content type and
+/// `Cache-Control: max-age=300`. The views are written before the page, so that a page never
+/// links to views older than itself.
+///
+/// # Errors
+///
+/// [`ServingError::Render`] or [`ServingError::Template`] when the page cannot be rendered,
+/// [`ServingError::Arrow`] when a view cannot be written as JSON, and
+/// [`ServingError::Publish`] naming the key that could not be stored.
+pub async fn publish_website(
+    state: &CurrentState,
+    target: &Store,
+) -> Result<PublishedWebsite, ServingError> {
+    let html = render_page(state)?;
+
+    let mut files = Vec::new();
+    for name in carlambda_views::VIEW_NAMES {
+        let document = api::view_document(state, name)?;
+        files.push((format!("views/{name}.json"), document, api::JSON));
+    }
+    files.push(("index.html".to_owned(), Bytes::from(html), CONTENT_TYPE));
+
+    let mut keys = Vec::new();
+    for (key, body, content_type) in files {
+        target
+            .put_served(&key, body, content_type, WEBSITE_CACHE_CONTROL)
+            .await
+            .map_err(|source| ServingError::Publish {
+                key: key.clone(),
+                source: Box::new(source),
+            })?;
+        keys.push(key);
+    }
+    keys.rotate_right(1);
+
+    let website = PublishedWebsite {
+        version: state.version(),
+        location: target.describe(),
+        keys,
+    };
+    info!(
+        version = website.version,
+        files = website.keys.len(),
+        location = %website.location,
+        "published the website"
+    );
+    Ok(website)
 }
 
 /// The page for `state`: a complete HTML5 document that needs no JavaScript and no other file.
@@ -111,7 +184,9 @@ fn page_location(store: &Store) -> String {
 struct Page<'a> {
     batch: Batch<'a>,
     body_styles: Listing<'a>,
+    body_chart: BarChart,
     top_models: Listing<'a>,
+    models_chart: BarChart,
     makes: Listing<'a>,
     quality_counts: Vec<QualityCount<'a>>,
     quality: Listing<'a>,
@@ -121,16 +196,34 @@ impl<'a> Page<'a> {
     fn of(state: &'a CurrentState) -> Page<'a> {
         let view = |name| state.view(name).unwrap_or_default();
         let manifest = state.manifest();
+        let top_models = view("model_year_counts");
         Page {
             batch: Batch {
                 version: manifest.version,
                 created_at: &manifest.created_at,
+                as_of: state.as_of().map(|t| t.to_string()),
                 counts: manifest.counts,
                 oldest_fetched_at: manifest.oldest_fetched_at.as_deref(),
                 newest_fetched_at: manifest.newest_fetched_at.as_deref(),
             },
             body_styles: Listing::all(view("body_style_counts")),
-            top_models: Listing::first(view("model_year_counts"), TOP_MODELS),
+            body_chart: chart(
+                "Bar chart of the styles per body type",
+                view("body_style_counts"),
+                |row| (named(row, "body"), number(row, "styles")),
+            ),
+            top_models: Listing::first(top_models, TOP_MODELS),
+            models_chart: chart(
+                "Bar chart of the models with the most model years",
+                &top_models[..top_models.len().min(CHART_MODELS)],
+                |row| {
+                    let label = match (text(row, "make"), text(row, "model")) {
+                        (Some(make), Some(model)) => format!("{make} {model}"),
+                        _ => named(row, "model_id"),
+                    };
+                    (label, number(row, "years"))
+                },
+            ),
             makes: Listing::all(view("make_summary")),
             quality_counts: quality_counts(view("data_quality")),
             quality: Listing::first(view("data_quality"), QUALITY_ROWS),
@@ -138,14 +231,30 @@ impl<'a> Page<'a> {
     }
 }
 
-/// The header line's facts about the batch view.
+/// The header line's facts about the data: the batch view and how recent its data is.
 #[derive(Serialize)]
 struct Batch<'a> {
     version: u64,
     created_at: &'a str,
+    /// The newest `fetched_at` of the current state.
+    as_of: Option<String>,
     counts: Counts,
     oldest_fetched_at: Option<&'a str>,
     newest_fetched_at: Option<&'a str>,
+}
+
+fn chart(title: &str, rows: &[Row], bar: impl Fn(&Row) -> (String, u64)) -> BarChart {
+    let values: Vec<(String, u64)> = rows.iter().map(bar).collect();
+    BarChart::new(title, &values)
+}
+
+/// The text of `column`, or `(unknown)` when it is null.
+fn named(row: &Row, column: &str) -> String {
+    text(row, column).unwrap_or("(unknown)").to_owned()
+}
+
+fn number(row: &Row, column: &str) -> u64 {
+    row.get(column).and_then(Value::as_u64).unwrap_or_default()
 }
 
 /// The first rows of a view, and how many it has.

@@ -89,3 +89,26 @@ pub fn matching<'a>(
 ) -> Vec<&'a Map<String, Value>> {
     rows.iter().filter(|row| row[column] == value).collect()
 }
+
+/// A new bucket on the local S3 server that `scripts/test` starts, named `<prefix>-<nanos>`.
+pub async fn fresh_bucket(prefix: &str) -> String {
+    std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL names the local S3 server");
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let bucket = format!("{prefix}-{}", nanos.as_nanos());
+    s3.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("the test bucket is created");
+    bucket
+}

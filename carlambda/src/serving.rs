@@ -1,0 +1,102 @@
+//! The serving subcommands: `query`, `serve`, and `publish` of the page or the website.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use carlambda_serving::query::{self, Answer, Format};
+use carlambda_serving::server::{self, ServeOptions};
+use carlambda_serving::{CurrentState, publish_page, publish_website};
+use carlambda_store::Store;
+use clap::Args;
+
+/// `carlambda query`: SQL over the current tables and views.
+#[derive(Args)]
+#[command(group = clap::ArgGroup::new("what").required(true))]
+pub struct QueryArgs {
+    /// One read-only SQL statement over the tables (makes, models, model_years, submodels,
+    /// styles) and views (body_style_counts, model_year_counts, make_summary, data_quality).
+    #[arg(group = "what")]
+    sql: Option<String>,
+    /// Print a table or view whole, in its own order.
+    #[arg(long, group = "what", value_name = "NAME")]
+    view: Option<String>,
+    /// List the tables and views with their columns.
+    #[arg(long, group = "what")]
+    tables: bool,
+    /// table (aligned), csv or json (an array of objects).
+    #[arg(long, default_value = "table")]
+    format: Format,
+}
+
+/// `carlambda serve`: the page and the API over HTTP.
+#[derive(Args)]
+pub struct ServeArgs {
+    /// The port to listen on; 0 picks a free one (printed once listening).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// The address to listen on; 0.0.0.0 opens the server to other machines.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: IpAddr,
+    /// Seconds between two looks at batch/CURRENT for a newly published version.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    refresh: f64,
+}
+
+pub async fn query(store: &Store, args: QueryArgs) -> Result<()> {
+    let state = CurrentState::load(store).await.context("query failed")?;
+    let output = if args.tables {
+        query::describe_tables(&state)
+    } else {
+        let answer = match (&args.sql, &args.view) {
+            (Some(sql), _) => query::run_sql(&state, sql).await,
+            (None, Some(name)) => Answer::of(&state, name),
+            (None, None) => unreachable!("clap requires a query, --view or --tables"),
+        };
+        answer
+            .and_then(|answer| answer.render(args.format))
+            .context("query failed")?
+    };
+    print!("{output}");
+    Ok(())
+}
+
+pub async fn serve(store: Arc<Store>, args: ServeArgs) -> Result<()> {
+    let refresh = Duration::try_from_secs_f64(args.refresh)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .context("--refresh takes a positive number of seconds")?;
+    let options = ServeOptions {
+        bind: args.bind,
+        port: args.port,
+        refresh,
+    };
+    server::serve(store, options, |address| {
+        println!("serving on http://{address}/");
+    })
+    .await
+    .context("serve failed")
+}
+
+pub async fn publish(store: &Store, website: Option<&str>) -> Result<()> {
+    let Some(website) = website else {
+        let page = publish_page(store).await.context("publish failed")?;
+        println!("{page}");
+        return Ok(());
+    };
+    let target = Store::open(website)
+        .await
+        .context("cannot open the website target")?;
+    let state = CurrentState::load(store).await.context("publish failed")?;
+    let published = publish_website(&state, &target)
+        .await
+        .context("publish failed")?;
+    println!(
+        "published batch v{} to {}: {}",
+        published.version,
+        published.location,
+        published.keys.join(", ")
+    );
+    Ok(())
+}
