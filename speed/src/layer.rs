@@ -1,0 +1,246 @@
+//! The speed layer: the dataflow of [`crate::dataflow`] on timely workers, fed batches of
+//! stream records and told when a batch version covers some of them.
+
+use std::collections::BTreeMap;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+
+use carlambda_schemas::FetchedAt;
+use carlambda_stream::{Position, SequenceNumber, StreamRecord};
+use carlambda_views::{Issue, LayerView, Winners};
+use serde::{Deserialize, Serialize};
+use timely::communication::WorkerGuards;
+
+use crate::SpeedError;
+use crate::dataflow::{self, Delivery, Output};
+use crate::position::{self, Place};
+
+/// The speed view: what the records read since the batch watermark hold.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpeedView {
+    /// Per scope, the winning snapshot among those records, with its rows.
+    pub winners: Winners,
+    /// Their error and rejected records (and lines that are no raw record), each record once,
+    /// listed at the place it was first read.
+    pub issues: Vec<Issue>,
+    /// The newest `fetched_at` of the winners.
+    pub newest_fetched_at: Option<FetchedAt>,
+    /// Records the view holds, each record id once.
+    pub records_since_watermark: u64,
+    /// Per shard, the last sequence number read.
+    pub positions: Position,
+    /// Per shard, the last sequence number a batch version covers: the watermark the view is
+    /// relative to.
+    pub covered: Position,
+}
+
+impl SpeedView {
+    /// The winners and issues, as serving merges them with the batch view's.
+    pub fn into_layer(self) -> LayerView {
+        LayerView {
+            winners: self.winners,
+            issues: self.issues,
+        }
+    }
+}
+
+/// A stream record the speed layer holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldRecord {
+    pub shard: String,
+    pub sequence: SequenceNumber,
+    pub arrived: FetchedAt,
+    /// The record's line as read from the stream.
+    pub line: String,
+}
+
+/// What a restart needs to resume without replaying the stream and without counting a record
+/// twice: how far the stream was read, the watermark, and every record held.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub positions: Position,
+    pub covered: Position,
+    pub records: Vec<HeldRecord>,
+}
+
+type Update = (Delivery, isize);
+
+/// One worker's end of the driver: the steps it is sent, and its word that a step is done.
+struct WorkerLink {
+    steps: Sender<Vec<Update>>,
+    done: Receiver<()>,
+}
+
+/// The speed layer's computation, running on its own timely workers.
+///
+/// Feeding and retracting are steps: each advances the dataflow's time by one and returns once
+/// every worker has finished it, with the speed view as it then stands.
+pub struct SpeedLayer {
+    // Declared before `_guards`, so that on drop the workers' step channels close (and the
+    // workers leave their loops) before the guards wait for the workers to finish.
+    links: Vec<WorkerLink>,
+    _guards: WorkerGuards<()>,
+    output: Arc<Mutex<Output>>,
+    /// Every stream record in the computation, by place; a retraction must name them exactly.
+    held: BTreeMap<Place, StreamRecord>,
+    positions: Position,
+    covered: Position,
+}
+
+impl SpeedLayer {
+    /// Starts the computation on `workers` threads (at least one), holding nothing.
+    pub fn start(workers: usize) -> Result<SpeedLayer, SpeedError> {
+        let workers = workers.max(1);
+        let output = Arc::new(Mutex::new(Output::default()));
+        let mut links = Vec::new();
+        let mut ends = Vec::new();
+        for _ in 0..workers {
+            let (steps, worker_steps) = channel();
+            let (worker_done, done) = channel();
+            links.push(WorkerLink { steps, done });
+            ends.push(Mutex::new(Some((worker_steps, worker_done))));
+        }
+
+        let sink = output.clone();
+        let guards = timely::execute(timely::Config::process(workers), move |worker| {
+            let (steps, done) = ends[worker.index()]
+                .lock()
+                .expect("worker ends lock")
+                .take()
+                .expect("each worker takes its own ends once");
+            let (mut input, probe) = worker.dataflow(|scope| dataflow::speed_view(scope, &sink));
+            for updates in steps {
+                for (delivery, diff) in updates {
+                    input.update(delivery, diff);
+                }
+                input.advance_to(*input.time() + 1);
+                input.flush();
+                worker.step_while(|| probe.less_than(input.time()));
+                if done.send(()).is_err() {
+                    break;
+                }
+            }
+        })
+        .map_err(SpeedError::Timely)?;
+
+        Ok(SpeedLayer {
+            links,
+            _guards: guards,
+            output,
+            held: BTreeMap::new(),
+            positions: Position::new(),
+            covered: Position::new(),
+        })
+    }
+
+    /// Starts the computation on `workers` threads from a checkpoint: the records it held are
+    /// held again, and reading resumes after its positions.
+    pub fn resume(workers: usize, checkpoint: Checkpoint) -> Result<SpeedLayer, SpeedError> {
+        let mut layer = SpeedLayer::start(workers)?;
+        layer.positions = checkpoint.positions;
+        layer.covered = checkpoint.covered;
+        let records = checkpoint.records.into_iter().map(|held| StreamRecord {
+            shard: held.shard,
+            sequence: held.sequence,
+            arrived: held.arrived,
+            line: held.line,
+        });
+        layer.feed(records)?;
+        Ok(layer)
+    }
+
+    /// Adds records read from the stream. A record at a place already held, or covered by the
+    /// batch watermark, is left out; a record redelivered at a new place is held but changes
+    /// nothing in the view.
+    pub fn feed(
+        &mut self,
+        records: impl IntoIterator<Item = StreamRecord>,
+    ) -> Result<SpeedView, SpeedError> {
+        let mut updates = Vec::new();
+        for record in records {
+            let place = (record.shard.clone(), record.sequence.clone());
+            position::advance(&mut self.positions, &Position::from([place.clone()]));
+            if position::covers(&self.covered, &place) || self.held.contains_key(&place) {
+                continue;
+            }
+            updates.push(((place.clone(), record.line.clone()), 1));
+            self.held.insert(place, record);
+        }
+        self.step(updates)
+    }
+
+    /// Takes out every record a batch version covers (`covered`: per shard, the last sequence
+    /// number the batch has seen, the manifest's `watermark.shards`), so that the state
+    /// follows the records since the watermark, not the age of the stream.
+    pub fn retract(&mut self, covered: &Position) -> Result<SpeedView, SpeedError> {
+        position::advance(&mut self.covered, covered);
+        let gone: Vec<Place> = self
+            .held
+            .keys()
+            .filter(|place| position::covers(&self.covered, place))
+            .cloned()
+            .collect();
+        let mut updates = Vec::with_capacity(gone.len());
+        for place in gone {
+            let record = self.held.remove(&place).expect("listed from held");
+            updates.push(((place, record.line), -1));
+        }
+        self.step(updates)
+    }
+
+    /// The speed view after the last step.
+    pub fn view(&self) -> SpeedView {
+        let output = self.output.lock().expect("output lock");
+        let winners: Winners = output.winners.keys().map(|w| w.0.clone()).collect();
+        SpeedView {
+            newest_fetched_at: winners.snapshots().map(|s| s.fetched_at).max(),
+            winners,
+            issues: output.issues.keys().cloned().collect(),
+            records_since_watermark: u64::try_from(output.records)
+                .expect("a collection never holds fewer than no records"),
+            positions: self.positions.clone(),
+            covered: self.covered.clone(),
+        }
+    }
+
+    /// The deliveries held, redeliveries included: the state that retraction shrinks.
+    pub fn held(&self) -> usize {
+        self.held.len()
+    }
+
+    /// What [`SpeedLayer::resume`] needs to continue from here.
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            positions: self.positions.clone(),
+            covered: self.covered.clone(),
+            records: self
+                .held
+                .values()
+                .map(|record| HeldRecord {
+                    shard: record.shard.clone(),
+                    sequence: record.sequence.clone(),
+                    arrived: record.arrived,
+                    line: record.line.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Sends `updates` to the workers in equal shares (the dataflow routes each by key) and
+    /// waits until every worker has completed the step.
+    fn step(&mut self, updates: Vec<Update>) -> Result<SpeedView, SpeedError> {
+        let mut shares = vec![Vec::new(); self.links.len()];
+        for (index, update) in updates.into_iter().enumerate() {
+            shares[index % self.links.len()].push(update);
+        }
+        for (link, share) in self.links.iter().zip(shares) {
+            link.steps
+                .send(share)
+                .map_err(|_| SpeedError::WorkerStopped)?;
+        }
+        for link in &self.links {
+            link.done.recv().map_err(|_| SpeedError::WorkerStopped)?;
+        }
+        Ok(self.view())
+    }
+}
