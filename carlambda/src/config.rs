@@ -16,6 +16,11 @@ pub struct Config {
     pub store: Option<String>,
     /// Timely worker threads for the batch.
     pub workers: Option<usize>,
+    /// The stream, as `--stream` takes it.
+    pub stream: Option<String>,
+    /// `[ingest]`: defaults of the `ingest` flags.
+    #[serde(default)]
+    pub ingest: crate::live_commands::IngestSettings,
 }
 
 impl Config {
@@ -32,6 +37,12 @@ impl Config {
         };
         toml::from_str(&text)
             .with_context(|| format!("{} is not a valid configuration", path.display()))
+    }
+
+    /// The stream: the flag (or its environment variable), else the file, else the default.
+    pub fn stream(&self, flag: Option<String>) -> String {
+        flag.or_else(|| self.stream.clone())
+            .unwrap_or_else(|| crate::stream_commands::DEFAULT_STREAM.to_owned())
     }
 
     /// Worker threads: the flag, else the file, else one per CPU.

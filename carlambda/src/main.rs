@@ -4,6 +4,10 @@
 //! 2 the command line itself was wrong.
 
 mod config;
+mod live_commands;
+mod serving;
+mod speed_command;
+mod stream_commands;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -29,6 +33,11 @@ struct Cli {
     #[arg(long, global = true, env = "CARLAMBDA_STORE")]
     store: Option<String>,
 
+    /// The stream: a local folder (the embedded log) or kinesis://<stream name>. Default:
+    /// `stream` in carlambda.toml, else ./carlambda-stream.
+    #[arg(long, global = true, env = "CARLAMBDA_STREAM")]
+    stream: Option<String>,
+
     /// Configuration file; its settings yield to flags and environment variables.
     /// Default: carlambda.toml in the working directory, when there is one.
     #[arg(long, global = true)]
@@ -53,6 +62,21 @@ enum Command {
         /// `source` of the records made from plain responses.
         #[arg(long, default_value = "edmunds-v2")]
         source: String,
+        /// Append the records to the stream instead of the master dataset.
+        #[arg(long)]
+        to_stream: bool,
+    },
+    /// Archive the stream into raw objects of the master dataset, each record exactly once.
+    Archive {
+        /// Stop once everything on the stream is archived, instead of following it.
+        #[arg(long)]
+        drain: bool,
+        /// Write an object once a shard's buffered records reach this many bytes.
+        #[arg(long, default_value_t = 5 * 1024 * 1024)]
+        buffer_bytes: usize,
+        /// Write an object once a shard's oldest buffered record waited this many seconds.
+        #[arg(long, default_value_t = 60)]
+        buffer_seconds: u64,
     },
     /// Recompute the batch view from every raw record and publish it as a new version.
     Batch {
@@ -61,7 +85,23 @@ enum Command {
         workers: Option<usize>,
     },
     /// Render the page from the current views into site/index.html in the store.
-    Publish,
+    Publish {
+        /// Publish a static website instead: index.html and views/<name>.json under this
+        /// s3://bucket/prefix or local folder.
+        #[arg(long, value_name = "LOCATION")]
+        website: Option<String>,
+    },
+    /// SQL over the current tables and views (read-only).
+    Query(serving::QueryArgs),
+    /// Serve the page, the tables and views as JSON, /healthz and /metrics over HTTP.
+    Serve(serving::ServeArgs),
+    /// Poll the live API (or a simulated one) into the stream, within the API's call budget.
+    Ingest(live_commands::IngestArgs),
+    /// Serve a simulated API (generated or recorded responses, optional faults) over HTTP.
+    SimulateApi(live_commands::SimulateArgs),
+    /// The speed worker: keeps the speed view up to date over the records in the stream
+    /// newer than the batch watermark, and publishes it after every step.
+    Speed(speed_command::SpeedArgs),
     /// The main job on the built-in simulator: generate responses, import, batch, publish.
     Demo {
         /// Timely worker threads for the batch.
@@ -115,6 +155,10 @@ fn init_logging() {
 }
 
 async fn run(cli: Cli) -> Result<()> {
+    let command = match cli.command {
+        Command::SimulateApi(args) => return live_commands::simulate_api(args).await,
+        command => command,
+    };
     let config = Config::load(cli.config.as_deref())?;
     let location = cli
         .store
@@ -122,18 +166,37 @@ async fn run(cli: Cli) -> Result<()> {
         .unwrap_or_else(|| "carlambda-data".into());
     let store = Store::open(&location).await?;
     let store = Arc::new(store);
+    let stream = config.stream(cli.stream);
 
-    match cli.command {
+    match command {
         Command::Import {
             paths,
             fetched_at,
             source,
+            to_stream,
         } => {
             let options = ImportOptions { source, fetched_at };
-            import_paths(&store, &paths, &options).await
+            if to_stream {
+                stream_commands::import_to_stream(&stream, &paths, &options).await
+            } else {
+                import_paths(&store, &paths, &options).await
+            }
         }
+        Command::Archive {
+            drain,
+            buffer_bytes,
+            buffer_seconds,
+        } => stream_commands::archive(&stream, &store, buffer_bytes, buffer_seconds, drain).await,
         Command::Batch { workers } => batch(store, config.workers(workers)).await,
-        Command::Publish => publish(&store).await,
+        Command::Publish { website } => serving::publish(&store, website.as_deref()).await,
+        Command::Query(args) => serving::query(&store, args).await,
+        Command::Serve(args) => serving::serve(store, args).await,
+        Command::Ingest(args) => live_commands::ingest(args, &config.ingest, &store, &stream).await,
+        Command::SimulateApi(_) => unreachable!("answered before the store is opened"),
+        Command::Speed(args) => {
+            let workers = config.workers(args.workers);
+            speed_command::speed(&store, &stream, &args, workers).await
+        }
         Command::Demo { workers } => demo(store, config.workers(workers)).await,
     }
 }
@@ -183,14 +246,6 @@ async fn batch(store: Arc<Store>, workers: usize) -> Result<()> {
     Ok(())
 }
 
-async fn publish(store: &Store) -> Result<()> {
-    let page = carlambda_serving::publish_page(store)
-        .await
-        .context("publish failed")?;
-    println!("{page}");
-    Ok(())
-}
-
 async fn demo(store: Arc<Store>, workers: usize) -> Result<()> {
     let responses = tempfile::tempdir().context("cannot make a folder for generated responses")?;
     let catalog = carlambda_simulator::Catalog::generate(&Default::default());
@@ -202,5 +257,5 @@ async fn demo(store: Arc<Store>, workers: usize) -> Result<()> {
     };
     import_paths(&store, &[responses.path().to_owned()], &options).await?;
     batch(store.clone(), workers).await?;
-    publish(&store).await
+    serving::publish(&store, None).await
 }
