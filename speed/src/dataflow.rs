@@ -105,8 +105,10 @@ fn read(place: &Place, line: &str) -> Option<(String, (Place, Found))> {
 pub(crate) struct Output {
     pub winners: BTreeMap<Ranked, isize>,
     pub issues: BTreeMap<Issue, isize>,
-    /// Records in the computation, each record id once.
-    pub records: isize,
+    /// The places of the deliveries the view rests on: each winner's, and each issue's first.
+    /// Every other delivery can be taken out without changing the merged view (see
+    /// [`crate::SpeedLayer`]).
+    pub kept: BTreeMap<Place, isize>,
 }
 
 fn add<K: Ord + Clone>(collection: &mut BTreeMap<K, isize>, element: &K, diff: isize) {
@@ -129,26 +131,31 @@ pub(crate) fn speed_view(
     let found = deliveries
         .flat_map(|(place, line)| read(&place, &line))
         .reduce(|_record_id, deliveries, first| {
-            let (_place, found) = deliveries[0].0;
-            first.push((found.clone(), 1isize));
+            let (place_and_found, _) = deliveries[0];
+            first.push((place_and_found.clone(), 1isize));
         })
-        .map(|(_record_id, found)| found);
+        .map(|(_record_id, place_and_found)| place_and_found);
 
     // Per scope, the greatest snapshot: a group's values arrive sorted, greatest last.
     let winners = found
         .clone()
-        .flat_map(Found::snapshot)
-        .map(|snapshot| (snapshot.0.scope.clone(), snapshot))
+        .flat_map(|(place, found)| found.snapshot().map(|snapshot| (snapshot, place)))
+        .map(|(snapshot, place)| (snapshot.0.scope.clone(), (snapshot, place)))
         .reduce(|_scope, snapshots, winner| {
             let (greatest, _) = snapshots.last().expect("reduce groups are never empty");
             winner.push(((*greatest).clone(), 1isize));
-        });
-    let issues = found.clone().flat_map(Found::issue);
+        })
+        .map(|(_scope, winner)| winner);
+    let issues = found.flat_map(|(place, found)| found.issue().map(|issue| (place, issue)));
+    let kept = winners
+        .clone()
+        .map(|(_winner, place)| place)
+        .concat(issues.clone().map(|(place, _issue)| place));
 
     let probe = ProbeHandle::new();
     let sink = output.clone();
     winners
-        .inspect(move |((_scope, winner), _time, diff)| {
+        .inspect(move |((winner, _place), _time, diff)| {
             add(
                 &mut sink.lock().expect("output lock").winners,
                 winner,
@@ -158,15 +165,14 @@ pub(crate) fn speed_view(
         .probe_with(&probe);
     let sink = output.clone();
     issues
-        .inspect(move |(issue, _time, diff)| {
+        .inspect(move |((_place, issue), _time, diff)| {
             add(&mut sink.lock().expect("output lock").issues, issue, *diff);
         })
         .probe_with(&probe);
     let sink = output.clone();
-    found
-        .inspect(move |(_record, _time, diff)| {
-            sink.lock().expect("output lock").records += *diff;
-        })
-        .probe_with(&probe);
+    kept.inspect(move |(place, _time, diff)| {
+        add(&mut sink.lock().expect("output lock").kept, place, *diff);
+    })
+    .probe_with(&probe);
     (input, probe)
 }

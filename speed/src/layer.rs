@@ -1,7 +1,7 @@
 //! The speed layer: the dataflow of [`crate::dataflow`] on timely workers, fed batches of
 //! stream records and told when a batch version covers some of them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 
@@ -25,7 +25,8 @@ pub struct SpeedView {
     pub issues: Vec<Issue>,
     /// The newest `fetched_at` of the winners.
     pub newest_fetched_at: Option<FetchedAt>,
-    /// Records the view holds, each record id once.
+    /// Records read from the stream after the watermark, each place in the stream once (a
+    /// record delivered twice is read twice, and counted so, but changes the view once).
     pub records_since_watermark: u64,
     /// Per shard, the last sequence number read.
     pub positions: Position,
@@ -55,12 +56,19 @@ pub struct HeldRecord {
 }
 
 /// What a restart needs to resume without replaying the stream and without counting a record
-/// twice: how far the stream was read, the watermark, and every record held.
+/// twice: how far the stream was read, the watermark, the records the view rests on, and the
+/// places read since the watermark.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
+    /// The stream read, by [`carlambda_stream::Stream::name`]; empty when the layer was not
+    /// fed by a worker.
+    #[serde(default)]
+    pub stream: String,
     pub positions: Position,
     pub covered: Position,
     pub records: Vec<HeldRecord>,
+    /// Per shard, the sequence numbers read after the watermark.
+    pub read: BTreeMap<String, BTreeSet<SequenceNumber>>,
 }
 
 type Update = (Delivery, isize);
@@ -75,6 +83,13 @@ struct WorkerLink {
 ///
 /// Feeding and retracting are steps: each advances the dataflow's time by one and returns once
 /// every worker has finished it, with the speed view as it then stands.
+///
+/// The computation holds only the deliveries the view rests on: each scope's winner and each
+/// issue's first delivery. Any other delivery is a snapshot beaten by a winner W (or a second
+/// delivery of a record), and it can never matter again: while W is held it keeps losing, and
+/// once a batch covers W the batch view holds W, so the merge keeps beating it. Such
+/// deliveries are taken out at the next step, which keeps the state to the number of scopes
+/// and issues, however many snapshots arrive between two batches.
 pub struct SpeedLayer {
     // Declared before `_guards`, so that on drop the workers' step channels close (and the
     // workers leave their loops) before the guards wait for the workers to finish.
@@ -83,6 +98,8 @@ pub struct SpeedLayer {
     output: Arc<Mutex<Output>>,
     /// Every stream record in the computation, by place; a retraction must name them exactly.
     held: BTreeMap<Place, StreamRecord>,
+    /// Per shard, the places read after the watermark, so that each counts once.
+    read: BTreeMap<String, BTreeSet<SequenceNumber>>,
     positions: Position,
     covered: Position,
 }
@@ -128,6 +145,7 @@ impl SpeedLayer {
             _guards: guards,
             output,
             held: BTreeMap::new(),
+            read: BTreeMap::new(),
             positions: Position::new(),
             covered: Position::new(),
         })
@@ -139,33 +157,41 @@ impl SpeedLayer {
         let mut layer = SpeedLayer::start(workers)?;
         layer.positions = checkpoint.positions;
         layer.covered = checkpoint.covered;
+        layer.read = checkpoint.read;
         let records = checkpoint.records.into_iter().map(|held| StreamRecord {
             shard: held.shard,
             sequence: held.sequence,
             arrived: held.arrived,
             line: held.line,
         });
-        layer.feed(records)?;
+        let updates = layer.take_in(records);
+        layer.step(updates)?;
         Ok(layer)
     }
 
-    /// Adds records read from the stream. A record at a place already held, or covered by the
-    /// batch watermark, is left out; a record redelivered at a new place is held but changes
+    /// Adds records read from the stream. A record at a place already read, or covered by the
+    /// batch watermark, is left out; a record redelivered at a new place is counted but changes
     /// nothing in the view.
     pub fn feed(
         &mut self,
         records: impl IntoIterator<Item = StreamRecord>,
     ) -> Result<SpeedView, SpeedError> {
-        let mut updates = Vec::new();
+        let mut new = Vec::new();
         for record in records {
             let place = (record.shard.clone(), record.sequence.clone());
             position::advance(&mut self.positions, &Position::from([place.clone()]));
-            if position::covers(&self.covered, &place) || self.held.contains_key(&place) {
+            if position::covers(&self.covered, &place) {
                 continue;
             }
-            updates.push(((place.clone(), record.line.clone()), 1));
-            self.held.insert(place, record);
+            let (shard, sequence) = place;
+            if self.read.entry(shard).or_default().insert(sequence) {
+                new.push(record);
+            }
         }
+        // What the last step showed to be unneeded goes first: the new records are not in
+        // that step's view yet.
+        let mut updates = self.let_go_of_the_unneeded();
+        updates.extend(self.take_in(new));
         self.step(updates)
     }
 
@@ -174,17 +200,22 @@ impl SpeedLayer {
     /// follows the records since the watermark, not the age of the stream.
     pub fn retract(&mut self, covered: &Position) -> Result<SpeedView, SpeedError> {
         position::advance(&mut self.covered, covered);
+        for (shard, read) in &mut self.read {
+            if let Some(last) = self.covered.get(shard) {
+                *read = read
+                    .split_off(last)
+                    .into_iter()
+                    .filter(|s| s > last)
+                    .collect();
+            }
+        }
         let gone: Vec<Place> = self
             .held
             .keys()
             .filter(|place| position::covers(&self.covered, place))
             .cloned()
             .collect();
-        let mut updates = Vec::with_capacity(gone.len());
-        for place in gone {
-            let record = self.held.remove(&place).expect("listed from held");
-            updates.push(((place, record.line), -1));
-        }
+        let updates = self.let_go(gone);
         self.step(updates)
     }
 
@@ -196,34 +227,74 @@ impl SpeedLayer {
             newest_fetched_at: winners.snapshots().map(|s| s.fetched_at).max(),
             winners,
             issues: output.issues.keys().cloned().collect(),
-            records_since_watermark: u64::try_from(output.records)
-                .expect("a collection never holds fewer than no records"),
+            records_since_watermark: self.read.values().map(|read| read.len() as u64).sum(),
             positions: self.positions.clone(),
             covered: self.covered.clone(),
         }
     }
 
-    /// The deliveries held, redeliveries included: the state that retraction shrinks.
+    /// The deliveries in the computation: the state that compaction and retraction keep small.
     pub fn held(&self) -> usize {
         self.held.len()
     }
 
     /// What [`SpeedLayer::resume`] needs to continue from here.
     pub fn checkpoint(&self) -> Checkpoint {
+        let kept = &self.output.lock().expect("output lock").kept;
         Checkpoint {
+            stream: String::new(),
             positions: self.positions.clone(),
             covered: self.covered.clone(),
             records: self
                 .held
-                .values()
-                .map(|record| HeldRecord {
+                .iter()
+                .filter(|(place, _)| kept.contains_key(*place))
+                .map(|(_, record)| HeldRecord {
                     shard: record.shard.clone(),
                     sequence: record.sequence.clone(),
                     arrived: record.arrived,
                     line: record.line.clone(),
                 })
                 .collect(),
+            read: self.read.clone(),
         }
+    }
+
+    /// Holds `records` and returns the updates that add them to the computation.
+    fn take_in(&mut self, records: impl IntoIterator<Item = StreamRecord>) -> Vec<Update> {
+        let mut updates = Vec::new();
+        for record in records {
+            let place = (record.shard.clone(), record.sequence.clone());
+            updates.push(((place.clone(), record.line.clone()), 1));
+            self.held.insert(place, record);
+        }
+        updates
+    }
+
+    /// The updates that take out every held delivery the view does not rest on.
+    fn let_go_of_the_unneeded(&mut self) -> Vec<Update> {
+        let unneeded: Vec<Place> = {
+            let kept = &self.output.lock().expect("output lock").kept;
+            self.held
+                .keys()
+                .filter(|place| !kept.contains_key(*place))
+                .cloned()
+                .collect()
+        };
+        self.let_go(unneeded)
+    }
+
+    /// Stops holding the deliveries at `places` and returns the updates that take them out.
+    fn let_go(&mut self, places: Vec<Place>) -> Vec<Update> {
+        let mut updates = Vec::with_capacity(places.len());
+        for place in places {
+            let record = self
+                .held
+                .remove(&place)
+                .expect("only held places are let go");
+            updates.push(((place, record.line), -1));
+        }
+        updates
     }
 
     /// Sends `updates` to the workers in equal shares (the dataflow routes each by key) and

@@ -5,18 +5,25 @@
 //! batches of stream records, and told (by [`SpeedLayer::retract`]) when a batch version
 //! covers records, which then leave the computation. After every step it
 //! yields a [`SpeedView`]: per scope the winning snapshot with its rows, and the issues, by the
-//! same rules and the same reading code as the batch. [`publish`] writes the view and a
-//! [`Checkpoint`] to the master dataset under `speed/`.
+//! same rules and the same reading code as the batch. [`worker::run`] drives it from the
+//! stream, publishing the view ([`publish_view`]) and a [`Checkpoint`] ([`save_checkpoint`])
+//! to the master dataset under `speed/`.
 
 mod dataflow;
 mod layer;
 mod position;
 mod publish;
+pub mod worker;
 
 pub use layer::{Checkpoint, HeldRecord, SpeedLayer, SpeedView};
-pub use publish::{CHECKPOINT_KEY, VIEW_KEY, publish, read_checkpoint, read_view};
+pub use publish::{
+    CHECKPOINT_KEY, VIEW_KEY, parse_view, publish_view, read_checkpoint, read_view,
+    read_view_bytes, save_checkpoint,
+};
 
+use carlambda_batch::layout::LayoutError;
 use carlambda_store::StoreError;
+use carlambda_stream::StreamError;
 
 /// Why the speed layer could not go on.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +34,10 @@ pub enum SpeedError {
     WorkerStopped,
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Stream(#[from] StreamError),
+    #[error("cannot read the published batch view: {0}")]
+    Batch(#[from] LayoutError),
     #[error("{key} is not a speed {what}: {cause}")]
     Format {
         key: String,

@@ -14,26 +14,48 @@ pub const VIEW_KEY: &str = "speed/view.json";
 /// Where a restarted speed layer reads what it held.
 pub const CHECKPOINT_KEY: &str = "speed/checkpoint.json";
 
-/// Writes the checkpoint, then the view. A crash between the two leaves a view one step
-/// behind its checkpoint, which the next step replaces; never a view ahead of what a restart
-/// can resume.
-pub async fn publish(
-    store: &Store,
-    view: &SpeedView,
-    checkpoint: &Checkpoint,
-) -> Result<(), SpeedError> {
-    put_json(store, CHECKPOINT_KEY, checkpoint).await?;
+/// Writes the speed view for serving.
+pub async fn publish_view(store: &Store, view: &SpeedView) -> Result<(), SpeedError> {
     put_json(store, VIEW_KEY, view).await
+}
+
+/// Writes the checkpoint a restart resumes from. A view published after it is not lost by a
+/// restart: reading resumes at the checkpoint's positions, and the stream still holds every
+/// record after them.
+pub async fn save_checkpoint(store: &Store, checkpoint: &Checkpoint) -> Result<(), SpeedError> {
+    put_json(store, CHECKPOINT_KEY, checkpoint).await
 }
 
 /// The published speed view, if any.
 pub async fn read_view(store: &Store) -> Result<Option<SpeedView>, SpeedError> {
-    get_json(store, VIEW_KEY, "view").await
+    match read_view_bytes(store).await? {
+        Some(bytes) => parse_view(&bytes).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The published speed view as stored, if any: for a reader that parses it only when it
+/// changed (see [`parse_view`]).
+pub async fn read_view_bytes(store: &Store) -> Result<Option<Bytes>, SpeedError> {
+    match store.get(VIEW_KEY).await {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(StoreError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A speed view from the bytes [`read_view_bytes`] gave.
+pub fn parse_view(bytes: &[u8]) -> Result<SpeedView, SpeedError> {
+    parse(VIEW_KEY, "view", bytes)
 }
 
 /// The last checkpoint, if any.
 pub async fn read_checkpoint(store: &Store) -> Result<Option<Checkpoint>, SpeedError> {
-    get_json(store, CHECKPOINT_KEY, "checkpoint").await
+    match store.get(CHECKPOINT_KEY).await {
+        Ok(bytes) => parse(CHECKPOINT_KEY, "checkpoint", &bytes).map(Some),
+        Err(StoreError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn put_json(store: &Store, key: &str, value: &impl Serialize) -> Result<(), SpeedError> {
@@ -44,21 +66,14 @@ async fn put_json(store: &Store, key: &str, value: &impl Serialize) -> Result<()
     Ok(())
 }
 
-async fn get_json<T: DeserializeOwned>(
-    store: &Store,
+fn parse<T: DeserializeOwned>(
     key: &str,
     what: &'static str,
-) -> Result<Option<T>, SpeedError> {
-    let bytes = match store.get(key).await {
-        Ok(bytes) => bytes,
-        Err(StoreError::NotFound { .. }) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|cause| SpeedError::Format {
-            key: key.to_owned(),
-            what,
-            cause,
-        })
+    bytes: &[u8],
+) -> Result<T, SpeedError> {
+    serde_json::from_slice(bytes).map_err(|cause| SpeedError::Format {
+        key: key.to_owned(),
+        what,
+        cause,
+    })
 }

@@ -190,9 +190,12 @@ fn served(layer: &LayerView) -> (Tables, Views) {
     (tables, views)
 }
 
-#[test]
-fn merging_the_batch_and_speed_views_at_any_cut_is_the_batch_of_everything() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
+/// A merge of a batch view and a speed view, as serving would do it.
+type Merge = fn(LayerView, LayerView) -> LayerView;
+
+/// Checks the lambda invariant with `merge` on `CASES` random streams and cuts; returns how
+/// many cuts fell inside their stream, or the failing case.
+fn lambda_invariant(runtime: &tokio::runtime::Runtime, merge: Merge) -> Result<usize, String> {
     let mut runner = TestRunner::new(Config {
         cases: CASES,
         failure_persistence: None,
@@ -201,8 +204,8 @@ fn merging_the_batch_and_speed_views_at_any_cut_is_the_batch_of_everything() {
     let cuts_inside = std::cell::Cell::new(0);
     runner
         .run(&stream_and_cut(), |(stream, cut, step)| {
-            let everything = batch(&runtime, &stream);
-            let merged = merge(batch(&runtime, &stream[..cut]), speed(&stream, cut, step));
+            let everything = batch(runtime, &stream);
+            let merged = merge(batch(runtime, &stream[..cut]), speed(&stream, cut, step));
 
             let (expected_tables, expected_views) = served(&everything);
             let (tables, views) = served(&merged);
@@ -211,9 +214,56 @@ fn merging_the_batch_and_speed_views_at_any_cut_is_the_batch_of_everything() {
             cuts_inside.set(cuts_inside.get() + usize::from(0 < cut && cut < stream.len()));
             Ok(())
         })
-        .unwrap();
-    println!(
-        "lambda invariant held on {CASES} cases, {} cut inside the stream",
-        cuts_inside.get()
-    );
+        .map_err(|failure| failure.to_string())?;
+    Ok(cuts_inside.get())
+}
+
+#[test]
+fn merging_the_batch_and_speed_views_at_any_cut_is_the_batch_of_everything() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let cuts_inside = lambda_invariant(&runtime, merge).unwrap();
+    println!("lambda invariant held on {CASES} cases, {cuts_inside} cut inside the stream");
+}
+
+/// Per scope the batch's winner, the speed view's only where the batch has none.
+fn batch_first(batch: LayerView, speed: LayerView) -> LayerView {
+    let mut winners = batch.winners.clone();
+    for snapshot in speed.winners.into_snapshots() {
+        if batch.winners.winner(&snapshot.scope).is_none() {
+            winners.offer(snapshot);
+        }
+    }
+    LayerView {
+        winners,
+        issues: batch.issues.into_iter().chain(speed.issues).collect(),
+    }
+}
+
+/// Per scope the speed view's winner, the batch's only where the speed view has none.
+fn speed_first(batch: LayerView, speed: LayerView) -> LayerView {
+    batch_first(speed, batch)
+}
+
+/// The right winners, but the speed view's issues forgotten.
+fn speed_issues_lost(batch: LayerView, speed: LayerView) -> LayerView {
+    let mut merged = merge(batch, speed);
+    merged
+        .issues
+        .retain(|issue| !issue.object.starts_with("stream/"));
+    merged
+}
+
+#[test]
+fn a_broken_merge_fails_the_invariant() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let broken: [(&str, Merge); 3] = [
+        ("the batch's winner first", batch_first),
+        ("the speed view's winner first", speed_first),
+        ("the speed view's issues lost", speed_issues_lost),
+    ];
+    for (name, merge) in broken {
+        let failure = lambda_invariant(&runtime, merge)
+            .expect_err(&format!("a merge that takes {name} is caught"));
+        println!("{name}: {}", failure.lines().next().unwrap_or_default());
+    }
 }
