@@ -9,7 +9,7 @@ use carlambda_views::VIEW_NAMES;
 
 use crate::query::unknown_name;
 use crate::state::json_rows;
-use crate::{CurrentState, Row, ServingError};
+use crate::{CurrentState, Row, ServingError, SpeedFacts};
 
 /// The content type of every document.
 pub const JSON: &str = "application/json";
@@ -30,6 +30,8 @@ struct Document<'a> {
     version: u64,
     published_at: &'a str,
     as_of: Option<String>,
+    /// What the speed view adds to the batch view; `null` when none is published.
+    speed: Option<&'a SpeedFacts>,
     /// All rows of the table or view; `rows` holds those from `offset` on.
     total: usize,
     offset: usize,
@@ -88,6 +90,7 @@ fn document(
         version: state.version(),
         published_at: state.published_at(),
         as_of: state.as_of().map(|t| t.to_string()),
+        speed: state.speed(),
         total,
         offset,
         rows,

@@ -3,6 +3,7 @@
 
 use arrow::error::ArrowError;
 use carlambda_batch::layout::LayoutError;
+use carlambda_speed::SpeedError;
 use carlambda_store::StoreError;
 
 /// A fault while loading the current state, answering a query, serving, or publishing.
@@ -13,6 +14,10 @@ pub enum ServingError {
     /// is published yet, the message says to run `carlambda batch`.
     #[error(transparent)]
     Published(#[from] LayoutError),
+
+    /// The published speed view could not be read.
+    #[error("could not read the speed view: {0}")]
+    Speed(#[from] SpeedError),
 
     /// A part of the published batch view could not be read.
     #[error("could not read `{name}` of batch v{version}: {source}")]

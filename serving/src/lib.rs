@@ -2,8 +2,8 @@
 //! the page `site/index.html`, and a static website.
 //!
 //! Everything serving shows is read through [`CurrentState`], so that the query command, the
-//! HTTP server and the page never depend on where a row came from: today the published batch
-//! view, later the batch view merged with the speed view.
+//! HTTP server and the page never depend on where a row came from: the published batch view
+//! merged with the speed view.
 
 mod api;
 mod chart;
@@ -22,4 +22,4 @@ pub use error::ServingError;
 pub use page::{
     PAGE_KEY, PublishedPage, PublishedWebsite, publish_page, publish_website, render_page,
 };
-pub use state::{CurrentState, Row, json_rows};
+pub use state::{BatchView, CurrentState, Row, SpeedFacts, json_rows};

@@ -1,12 +1,14 @@
 //! The server's Prometheus metrics: requests and their latency per route, the age and version
-//! of the batch view served, and the rows of every table and view.
+//! of the batch view served, what the speed view adds and how soon, and the rows of every
+//! table and view.
 
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use carlambda_schemas::FetchedAt;
 use prometheus::{
-    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry, TextEncoder,
 };
 
 use crate::CurrentState;
@@ -22,6 +24,9 @@ pub struct Metrics {
     refreshes: IntCounterVec,
     age: Gauge,
     version: IntGauge,
+    speed_records: IntGauge,
+    speed_lag: Gauge,
+    speed_latency: Histogram,
     rows: IntGaugeVec,
 }
 
@@ -51,7 +56,7 @@ impl Metrics {
         let refreshes = IntCounterVec::new(
             Opts::new(
                 "state_refreshes_total",
-                "Newly published batch versions loaded (ok) or kept out (failed)",
+                "States built from a new batch version or speed view (ok), or kept out (failed)",
             ),
             &["outcome"],
         )
@@ -63,6 +68,25 @@ impl Metrics {
         .expect("valid metric");
         let version = IntGauge::new("batch_version", "The version of the batch view served")
             .expect("valid metric");
+        let speed_records = IntGauge::new(
+            "speed_records_since_watermark",
+            "Records the speed view has read from the stream after the batch watermark",
+        )
+        .expect("valid metric");
+        let speed_lag = Gauge::new(
+            "speed_lag_seconds",
+            "Seconds since the newest response the speed view holds was fetched",
+        )
+        .expect("valid metric");
+        let speed_latency = Histogram::with_opts(
+            HistogramOpts::new(
+                "speed_latency_seconds",
+                "Time from a record's arrival on the stream to its speed view being served, \
+                 for a speed worker in this process",
+            )
+            .buckets(vec![0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
+        )
+        .expect("valid metric");
         let rows = IntGaugeVec::new(
             Opts::new("rows", "Rows of each table and view served"),
             &["name", "kind"],
@@ -74,6 +98,9 @@ impl Metrics {
             Box::new(refreshes.clone()),
             Box::new(age.clone()),
             Box::new(version.clone()),
+            Box::new(speed_records.clone()),
+            Box::new(speed_lag.clone()),
+            Box::new(speed_latency.clone()),
             Box::new(rows.clone()),
         ] {
             registry
@@ -87,6 +114,9 @@ impl Metrics {
             refreshes,
             age,
             version,
+            speed_records,
+            speed_lag,
+            speed_latency,
             rows,
         }
     }
@@ -106,12 +136,29 @@ impl Metrics {
         self.refreshes.with_label_values(&[outcome]).inc();
     }
 
+    /// Observes the latency of records that arrived on the stream at `arrivals` and are
+    /// served from `now` on.
+    pub fn served_records(&self, arrivals: &[FetchedAt], now: FetchedAt) {
+        for arrived in arrivals {
+            let millis = (now.unix_millis() - arrived.unix_millis()).max(0);
+            self.speed_latency.observe(millis as f64 / 1000.0);
+        }
+    }
+
     /// Every metric in the text exposition format, with the gauges of `state`, whose batch
     /// view is `age_seconds` old.
     pub fn render(&self, state: &CurrentState, age_seconds: f64) -> Result<String, String> {
         self.version
             .set(i64::try_from(state.version()).unwrap_or(i64::MAX));
         self.age.set(age_seconds);
+        let speed = state.speed().cloned().unwrap_or_default();
+        self.speed_records
+            .set(i64::try_from(speed.records_since_watermark).unwrap_or(i64::MAX));
+        self.speed_lag.set(
+            speed
+                .lag(FetchedAt::now())
+                .map_or(0.0, |lag| lag.as_secs_f64()),
+        );
         for name in CurrentState::names() {
             let kind = if CurrentState::is_table(name) {
                 "table"

@@ -3,9 +3,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::time::Duration;
 
 use bytes::Bytes;
 use carlambda_batch::layout::Counts;
+use carlambda_schemas::FetchedAt;
 use carlambda_store::Store;
 use handlebars::Handlebars;
 use serde::Serialize;
@@ -13,7 +15,7 @@ use serde_json::Value;
 use tracing::info;
 
 use crate::chart::BarChart;
-use crate::{CurrentState, Row, ServingError, api};
+use crate::{CurrentState, Row, ServingError, SpeedFacts, api};
 
 /// The key the page is published at.
 pub const PAGE_KEY: &str = "site/index.html";
@@ -183,6 +185,7 @@ fn page_location(store: &Store) -> String {
 #[derive(Serialize)]
 struct Page<'a> {
     batch: Batch<'a>,
+    speed: Option<Speed>,
     body_styles: Listing<'a>,
     body_chart: BarChart,
     top_models: Listing<'a>,
@@ -202,10 +205,14 @@ impl<'a> Page<'a> {
                 version: manifest.version,
                 created_at: &manifest.created_at,
                 as_of: state.as_of().map(|t| t.to_string()),
+                batch_as_of: state.batch_as_of().map(|t| t.to_string()),
                 counts: manifest.counts,
                 oldest_fetched_at: manifest.oldest_fetched_at.as_deref(),
                 newest_fetched_at: manifest.newest_fetched_at.as_deref(),
             },
+            speed: state
+                .speed()
+                .map(|speed| Speed::of(speed, FetchedAt::now())),
             body_styles: Listing::all(view("body_style_counts")),
             body_chart: chart(
                 "Bar chart of the styles per body type",
@@ -236,11 +243,48 @@ impl<'a> Page<'a> {
 struct Batch<'a> {
     version: u64,
     created_at: &'a str,
-    /// The newest `fetched_at` of the current state.
+    /// The newest `fetched_at` of the current state, speed view included.
     as_of: Option<String>,
+    /// The newest `fetched_at` of the batch view alone.
+    batch_as_of: Option<String>,
     counts: Counts,
     oldest_fetched_at: Option<&'a str>,
     newest_fetched_at: Option<&'a str>,
+}
+
+/// The header line's facts about the speed view, as of the page's rendering.
+#[derive(Serialize)]
+struct Speed {
+    records_since_watermark: u64,
+    scopes: usize,
+    /// How long before the rendering the newest response the speed view holds was fetched,
+    /// e.g. `1.2 s` or `3 h 5 min`.
+    lag: Option<String>,
+}
+
+impl Speed {
+    fn of(speed: &SpeedFacts, now: FetchedAt) -> Speed {
+        Speed {
+            records_since_watermark: speed.records_since_watermark,
+            scopes: speed.scopes,
+            lag: speed.lag(now).map(lag_text),
+        }
+    }
+}
+
+/// A lag in the unit a reader takes in at a glance: tenths of seconds under a minute, then
+/// whole minutes, hours and days.
+fn lag_text(lag: Duration) -> String {
+    let seconds = lag.as_secs_f64();
+    if seconds < 60.0 {
+        return format!("{seconds:.1} s");
+    }
+    let minutes = lag.as_secs() / 60;
+    match (minutes / (24 * 60), minutes / 60 % 24, minutes % 60) {
+        (0, 0, m) => format!("{m} min"),
+        (0, h, m) => format!("{h} h {m} min"),
+        (d, h, _) => format!("{d} d {h} h"),
+    }
 }
 
 fn chart(title: &str, rows: &[Row], bar: impl Fn(&Row) -> (String, u64)) -> BarChart {
@@ -375,6 +419,44 @@ mod tests {
         assert!(html.contains("7 snapshots of 6 scopes"), "{html}");
         assert!(html.contains("3 errors and 1 rejected"), "{html}");
         assert!(html.contains("from 2017-03-02T05:00:00.000Z to 2017-03-02T06:30:00.000Z"));
+    }
+
+    #[tokio::test]
+    async fn the_speed_view_is_shown_beside_the_batch() {
+        let fixture = Fixture::publish(fixture::tables(), &fixture::issues()).await;
+        let (_, html) = published(&fixture).await;
+        assert!(html.contains("<dd>no speed view</dd>"), "{html}");
+
+        let fetched = FetchedAt::from_unix_millis(FetchedAt::now().unix_millis() - 90_000);
+        let view = carlambda_speed::SpeedView {
+            newest_fetched_at: Some(fetched),
+            records_since_watermark: 42,
+            ..Default::default()
+        };
+        carlambda_speed::publish_view(&fixture.store, &view)
+            .await
+            .unwrap();
+        let (_, html) = published(&fixture).await;
+
+        assert!(
+            html.contains("<dt>Records since the batch</dt><dd>42</dd>"),
+            "{html}"
+        );
+        assert!(html.contains("<dt>Speed lag</dt><dd>1 min</dd>"), "{html}");
+        assert!(
+            html.contains("<dt>Batch as of</dt><dd>2017-03-02T05:00:00.000Z</dd>"),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn lags_read_at_a_glance() {
+        let text = |seconds| lag_text(Duration::from_secs_f64(seconds));
+        assert_eq!(text(0.25), "0.2 s");
+        assert_eq!(text(59.0), "59.0 s");
+        assert_eq!(text(61.0), "1 min");
+        assert_eq!(text(3.0 * 3600.0 + 5.0 * 60.0), "3 h 5 min");
+        assert_eq!(text(2.0 * 86400.0 + 3.0 * 3600.0), "2 d 3 h");
     }
 
     #[tokio::test]

@@ -1,5 +1,6 @@
 //! `carlambda serve`: the page, the tables and views as JSON, health and Prometheus metrics
-//! over HTTP, with the current state swapped in whole when a new batch version is published.
+//! over HTTP, with the current state swapped in whole when a new batch version or speed view
+//! is published.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -16,15 +17,18 @@ use axum::routing::get;
 use bytes::Bytes;
 use carlambda_batch::layout;
 use carlambda_schemas::FetchedAt;
+use carlambda_speed::SpeedView;
+use carlambda_speed::worker::Step;
 use carlambda_store::Store;
 use carlambda_views::VIEW_NAMES;
 use serde::Deserialize;
 use tokio::net::TcpListener;
+use tokio::sync::mpsc::UnboundedReceiver;
 use tracing::{info, warn};
 
 use crate::api::{self, DEFAULT_LIMIT, JSON, MAX_LIMIT};
 use crate::metrics::Metrics;
-use crate::{CurrentState, ServingError, render_page};
+use crate::{BatchView, CurrentState, ServingError, render_page};
 
 /// Where and how to serve.
 #[derive(Clone, Copy, Debug)]
@@ -33,8 +37,19 @@ pub struct ServeOptions {
     pub bind: IpAddr,
     /// The port; 0 lets the system pick a free one (the address is reported once bound).
     pub port: u16,
-    /// How often `batch/CURRENT` is read for a newly published version.
+    /// How often `batch/CURRENT` (and, from another process, the speed view) is read for a
+    /// newly published version.
     pub refresh: Duration,
+}
+
+/// Where the speed view that serving merges comes from.
+pub enum SpeedSource {
+    /// `speed/view.json` in the store, read again at every refresh: a speed worker in another
+    /// process publishes it.
+    Store,
+    /// The steps of a speed worker in this process, merged as soon as they arrive; the view
+    /// in the store is read once, at the start.
+    InProcess(UnboundedReceiver<Step>),
 }
 
 /// Serves the current state of `store` until the process is stopped. `listening` is called
@@ -49,9 +64,11 @@ pub struct ServeOptions {
 pub async fn serve(
     store: Arc<Store>,
     options: ServeOptions,
+    speed: SpeedSource,
     listening: impl FnOnce(SocketAddr),
 ) -> Result<(), ServingError> {
-    let served = Served::load(&store).await?;
+    let sources = Sources::load(store).await?;
+    let served = Served::build(&sources.batch, sources.speed.as_deref())?;
     let shared = Arc::new(Shared {
         current: RwLock::new(Arc::new(served)),
         metrics: Metrics::new(),
@@ -68,7 +85,7 @@ pub async fn serve(
     info!(address = %bound, version = shared.current().state.version(), "serving");
     listening(bound);
 
-    let refresher = tokio::spawn(refresh(store, shared.clone(), options.refresh));
+    let refresher = tokio::spawn(refresh(sources, shared.clone(), options.refresh, speed));
     let served = axum::serve(listener, router(shared)).await;
     refresher.abort();
     served.map_err(ServingError::Serve)
@@ -111,16 +128,22 @@ impl Shared {
     }
 }
 
-/// A state with its page and view documents rendered once, when it is loaded.
-struct Served {
+/// A state with its page and view documents rendered once, when it is built: what a request
+/// reads.
+pub struct Served {
     state: CurrentState,
     page: Bytes,
     views: BTreeMap<&'static str, Bytes>,
 }
 
 impl Served {
-    async fn load(store: &Store) -> Result<Served, ServingError> {
-        let state = CurrentState::load(store).await?;
+    /// The state of `batch` merged with `speed`, its page and every view's document.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`CurrentState::merged`], [`render_page`] and [`api::view_document`].
+    pub fn build(batch: &BatchView, speed: Option<&SpeedView>) -> Result<Served, ServingError> {
+        let state = CurrentState::merged(batch, speed)?;
         let page = Bytes::from(render_page(&state)?);
         let mut views = BTreeMap::new();
         for name in VIEW_NAMES {
@@ -128,32 +151,165 @@ impl Served {
         }
         Ok(Served { state, page, views })
     }
+
+    /// The state served.
+    #[must_use]
+    pub fn state(&self) -> &CurrentState {
+        &self.state
+    }
 }
 
-/// Every `every`, reads which batch version is published; when it is not the one served,
-/// loads it to the side and swaps it in.
-async fn refresh(store: Arc<Store>, shared: Arc<Shared>, every: Duration) {
+/// What the served state is built from, as the refresher last read it.
+struct Sources {
+    store: Arc<Store>,
+    batch: Arc<BatchView>,
+    speed: Option<Arc<SpeedView>>,
+    /// `speed/view.json` as last read, to parse it only when it changed.
+    speed_bytes: Option<Bytes>,
+}
+
+impl Sources {
+    async fn load(store: Arc<Store>) -> Result<Sources, ServingError> {
+        let batch = Arc::new(BatchView::load(&store).await?);
+        let mut sources = Sources {
+            store,
+            batch,
+            speed: None,
+            speed_bytes: None,
+        };
+        sources.reread_speed().await?;
+        Ok(sources)
+    }
+
+    /// Reads which batch version is published, and loads it when it is not the one held.
+    /// Returns whether the batch view changed.
+    async fn reread_batch(&mut self) -> Result<bool, ServingError> {
+        let held = self.batch.version();
+        match layout::current_version(&self.store).await? {
+            Some(published) if published != held => {
+                self.batch = Arc::new(BatchView::load(&self.store).await?);
+                info!(
+                    from = held,
+                    to = self.batch.version(),
+                    "loaded a new batch version"
+                );
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Reads the published speed view, parsing it only when its bytes changed. Returns
+    /// whether the speed view changed.
+    async fn reread_speed(&mut self) -> Result<bool, ServingError> {
+        let bytes = carlambda_speed::read_view_bytes(&self.store).await?;
+        if bytes == self.speed_bytes {
+            return Ok(false);
+        }
+        self.speed = match &bytes {
+            Some(bytes) => Some(Arc::new(carlambda_speed::parse_view(bytes)?)),
+            None => None,
+        };
+        self.speed_bytes = bytes;
+        Ok(true)
+    }
+}
+
+/// Keeps the served state current: every `every` it reads which batch version is published
+/// (and, with [`SpeedSource::Store`], the published speed view); with
+/// [`SpeedSource::InProcess`] it merges each speed step as it arrives. A new state is built to
+/// the side and swapped in whole.
+async fn refresh(
+    mut sources: Sources,
+    shared: Arc<Shared>,
+    every: Duration,
+    mut speed: SpeedSource,
+) {
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticks.tick().await;
     loop {
-        ticks.tick().await;
-        let serving = shared.current().state.version();
-        match layout::current_version(&store).await {
-            Ok(Some(published)) if published != serving => match Served::load(&store).await {
-                Ok(served) => {
-                    let version = served.state.version();
-                    shared.replace(served);
-                    shared.metrics.refreshed("ok");
-                    info!(from = serving, to = version, "serving a new batch version");
+        let mut arrivals = Vec::new();
+        let changed = tokio::select! {
+            _ = ticks.tick() => {
+                let batch = sources.reread_batch().await;
+                let speed = match speed {
+                    SpeedSource::Store => sources.reread_speed().await,
+                    SpeedSource::InProcess(_) => Ok(false),
+                };
+                match (batch, speed) {
+                    (Ok(batch), Ok(speed)) => batch || speed,
+                    (Err(e), _) | (_, Err(e)) => {
+                        shared.metrics.refreshed("failed");
+                        warn!(serving = shared.current().state.version(), "keeping the state served: {e}");
+                        false
+                    }
                 }
-                Err(e) => {
-                    shared.metrics.refreshed("failed");
-                    warn!(serving, published, "keeping the state served: {e}");
+            }
+            step = next_step(&mut speed) => match step {
+                Some(step) => {
+                    sources.speed = Some(latest_step(step, &mut speed, &mut arrivals));
+                    true
+                }
+                None => {
+                    warn!("the speed worker stopped: reading the speed view from the store");
+                    speed = SpeedSource::Store;
+                    false
                 }
             },
-            Ok(_) => {}
-            Err(e) => warn!(serving, "cannot read which batch version is published: {e}"),
+        };
+        if changed {
+            rebuild(&sources, &shared, &arrivals).await;
+        }
+    }
+}
+
+/// The next step of an in-process speed worker; never, for [`SpeedSource::Store`]. `None`
+/// when the worker has stopped.
+async fn next_step(speed: &mut SpeedSource) -> Option<Step> {
+    match speed {
+        SpeedSource::InProcess(steps) => steps.recv().await,
+        SpeedSource::Store => std::future::pending().await,
+    }
+}
+
+/// The view of the last of the steps waiting, `first` and every one after it, with their
+/// arrivals added to `arrivals`: a state is built once for steps that came while the last was
+/// being built.
+fn latest_step(
+    first: Step,
+    speed: &mut SpeedSource,
+    arrivals: &mut Vec<FetchedAt>,
+) -> Arc<SpeedView> {
+    let mut view = first.view;
+    arrivals.extend(first.arrivals);
+    if let SpeedSource::InProcess(steps) = speed {
+        while let Ok(step) = steps.try_recv() {
+            view = step.view;
+            arrivals.extend(step.arrivals);
+        }
+    }
+    view
+}
+
+/// Builds the state of `sources` off the async threads and swaps it in; the records that
+/// `arrivals` stand for are then served, and their latency is observed.
+async fn rebuild(sources: &Sources, shared: &Shared, arrivals: &[FetchedAt]) {
+    let (batch, speed) = (sources.batch.clone(), sources.speed.clone());
+    let built = tokio::task::spawn_blocking(move || Served::build(&batch, speed.as_deref())).await;
+    match built {
+        Ok(Ok(served)) => {
+            shared.replace(served);
+            shared.metrics.refreshed("ok");
+            shared.metrics.served_records(arrivals, FetchedAt::now());
+        }
+        Ok(Err(e)) => {
+            shared.metrics.refreshed("failed");
+            warn!("keeping the state served: {e}");
+        }
+        Err(e) => {
+            shared.metrics.refreshed("failed");
+            warn!("building the state stopped: {e}");
         }
     }
 }

@@ -1,7 +1,8 @@
-//! The current state serving reads: every table and view, rebuilt from the winning snapshots of
-//! the published batch view by the rules of "current".
+//! The current state serving reads: every table and view, computed by the rules of "current"
+//! from the winning snapshots of the published batch view merged with the speed view.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use arrow::error::ArrowError;
 use arrow::json::WriterBuilder;
@@ -11,8 +12,11 @@ use carlambda_batch::layout::{self, Manifest, Watermark};
 use carlambda_batch::snapshots;
 use carlambda_schemas::FetchedAt;
 use carlambda_schemas::arrow::TABLE_NAMES;
+use carlambda_speed::SpeedView;
 use carlambda_store::Store;
-use carlambda_views::{Category, Issue, VIEW_NAMES, Views, Winners, current_tables};
+use carlambda_views::{
+    Category, Issue, LayerView, VIEW_NAMES, Views, Winners, current_tables, merge,
+};
 use serde_json::{Map, Value};
 use tracing::debug;
 
@@ -21,33 +25,25 @@ use crate::ServingError;
 /// One row of a table or view: column name to value, every column present, nulls as `null`.
 pub type Row = Map<String, Value>;
 
-/// The current state of the catalog as serving sees it: the five tables and four views as
-/// Arrow record batches, and where they come from.
-///
-/// This is the one way serving reads the current state: the query command, the HTTP server and
-/// the page all take a `CurrentState`.
+/// The published batch view as serving merges it: its manifest, each scope's winning snapshot
+/// with its rows, and the error and rejected records it found.
 #[derive(Clone, Debug)]
-pub struct CurrentState {
+pub struct BatchView {
     manifest: Manifest,
-    as_of: Option<FetchedAt>,
-    batches: BTreeMap<&'static str, RecordBatch>,
-    view_rows: BTreeMap<&'static str, Vec<Row>>,
+    layer: LayerView,
 }
 
-impl CurrentState {
+impl BatchView {
     /// Loads the published batch view of `store`: its winning snapshots and the error and
-    /// rejected records of its `data_quality`, from which the tables and views are computed
-    /// again (see [`CurrentState::from_winners`]).
+    /// rejected records of its `data_quality`.
     ///
     /// # Errors
     ///
     /// [`ServingError::Published`] when no batch view is published (the message says to run
     /// `carlambda batch`) or its manifest cannot be read; [`ServingError::Read`] when its
-    /// snapshots or `data_quality` cannot be read; [`ServingError::RowCount`] when the state
-    /// rebuilt from them disagrees with the manifest; and the errors of `from_winners`.
-    // LIMITATION: today this is the published batch view alone; records that arrived after its
-    // watermark are not shown until the speed view's winners are offered here too.
-    pub async fn load(store: &Store) -> Result<CurrentState, ServingError> {
+    /// snapshots or `data_quality` cannot be read; [`ServingError::RowCount`] when the tables
+    /// rebuilt from its snapshots disagree with the manifest.
+    pub async fn load(store: &Store) -> Result<BatchView, ServingError> {
         let manifest = layout::published(store).await?;
         let version = manifest.version;
         let read_error = |name: &'static str| {
@@ -65,32 +61,130 @@ impl CurrentState {
             .map_err(read_error("data_quality"))?;
         let issues = issues_from(version, &quality)?;
 
-        let state = CurrentState::from_winners(manifest, &winners, &issues)?;
-        state.check_against_manifest()?;
+        let batch = BatchView {
+            manifest,
+            layer: LayerView { winners, issues },
+        };
+        batch.check_against_manifest()?;
         debug!(
             store = %store.describe(),
             version,
-            scopes = winners.len(),
-            "loaded the current state from the batch view"
+            scopes = batch.layer.winners.len(),
+            "loaded the batch view"
         );
-        Ok(state)
+        Ok(batch)
     }
 
-    /// The state of `winners` (each scope's winning snapshot) and `issues` (the error records
-    /// and rejected lines seen): the tables by [`current_tables`], the views by
-    /// [`Views::compute`], exactly as the batch computes them. `manifest` names the batch
-    /// view the state is built on.
+    /// The batch version.
+    #[must_use]
+    pub fn version(&self) -> u64 {
+        self.manifest.version
+    }
+
+    /// Checks the rows of every table rebuilt from the snapshots against those the manifest
+    /// records: a difference means the snapshots are not the ones the batch computed its view
+    /// from.
+    fn check_against_manifest(&self) -> Result<(), ServingError> {
+        let tables = current_tables(&self.layer.winners);
+        let arrow_error = |source| ServingError::Arrow {
+            name: "tables",
+            source,
+        };
+        for (name, batch) in tables.to_record_batches().map_err(arrow_error)? {
+            let found = batch.num_rows() as u64;
+            match self.manifest.rows.get(name) {
+                Some(&expected) if expected != found => {
+                    return Err(ServingError::RowCount {
+                        name,
+                        version: self.manifest.version,
+                        found,
+                        expected,
+                    });
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What the speed view adds to the batch view: the facts the page and the metrics show.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SpeedFacts {
+    /// Scopes whose winning snapshot the speed view holds.
+    pub scopes: usize,
+    /// Records read from the stream after the batch watermark.
+    pub records_since_watermark: u64,
+    /// The newest `fetched_at` the speed view has seen.
+    pub newest_fetched_at: Option<FetchedAt>,
+}
+
+impl SpeedFacts {
+    fn of(view: &SpeedView) -> SpeedFacts {
+        SpeedFacts {
+            scopes: view.winners.len(),
+            records_since_watermark: view.records_since_watermark,
+            newest_fetched_at: view.newest_fetched_at,
+        }
+    }
+
+    /// The speed lag at `now`: how long ago the newest response the speed view has seen was
+    /// fetched. `None` when it has seen none.
+    #[must_use]
+    pub fn lag(&self, now: FetchedAt) -> Option<Duration> {
+        let newest = self.newest_fetched_at?;
+        let millis = (now.unix_millis() - newest.unix_millis()).max(0);
+        Some(Duration::from_millis(millis.unsigned_abs()))
+    }
+}
+
+/// The current state of the catalog as serving sees it: the five tables and four views as
+/// Arrow record batches, and where they come from.
+///
+/// This is the one way serving reads the current state: the query command, the HTTP server and
+/// the page all take a `CurrentState`.
+#[derive(Clone, Debug)]
+pub struct CurrentState {
+    manifest: Manifest,
+    as_of: Option<FetchedAt>,
+    batch_as_of: Option<FetchedAt>,
+    speed: Option<SpeedFacts>,
+    batches: BTreeMap<&'static str, RecordBatch>,
+    view_rows: BTreeMap<&'static str, Vec<Row>>,
+}
+
+impl CurrentState {
+    /// Loads the published batch view of `store` and its published speed view, if any, and
+    /// merges them (see [`CurrentState::merged`]).
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`BatchView::load`] and of [`CurrentState::merged`], and
+    /// [`ServingError::Speed`] when the speed view cannot be read.
+    pub async fn load(store: &Store) -> Result<CurrentState, ServingError> {
+        let batch = BatchView::load(store).await?;
+        let speed = carlambda_speed::read_view(store).await?;
+        CurrentState::merged(&batch, speed.as_ref())
+    }
+
+    /// The state of `batch` merged with `speed`: per scope the newer winner of the two, the
+    /// issues of both (each record once), then the tables by [`current_tables`] and the views
+    /// by [`Views::compute`], exactly as the batch computes them.
     ///
     /// # Errors
     ///
     /// [`ServingError::Arrow`] when a table or view cannot be built as Arrow or JSON.
-    pub fn from_winners(
-        manifest: Manifest,
-        winners: &Winners,
-        issues: &[Issue],
+    pub fn merged(
+        batch: &BatchView,
+        speed: Option<&SpeedView>,
     ) -> Result<CurrentState, ServingError> {
-        let tables = current_tables(winners);
-        let views = Views::compute(&tables, issues);
+        let batch_as_of = newest(&batch.layer.winners);
+        let layer = match speed {
+            Some(speed) => merge(batch.layer.clone(), speed.clone().into_layer()),
+            None => batch.layer.clone(),
+        };
+        let tables = current_tables(&layer.winners);
+        let views = Views::compute(&tables, &layer.issues);
         let arrow_error = |name: &'static str| move |source| ServingError::Arrow { name, source };
 
         let mut batches = BTreeMap::new();
@@ -101,10 +195,11 @@ impl CurrentState {
             batches.insert(name, batch);
         }
 
-        let as_of = winners.snapshots().map(|s| s.fetched_at).max();
         Ok(CurrentState {
-            manifest,
-            as_of,
+            manifest: batch.manifest.clone(),
+            as_of: newest(&layer.winners),
+            batch_as_of,
+            speed: speed.map(SpeedFacts::of),
             batches,
             view_rows,
         })
@@ -142,6 +237,18 @@ impl CurrentState {
         self.as_of
     }
 
+    /// What the batch view alone is as of: the newest `fetched_at` of its winning snapshots.
+    #[must_use]
+    pub fn batch_as_of(&self) -> Option<FetchedAt> {
+        self.batch_as_of
+    }
+
+    /// What the speed view adds, `None` when no speed view is published.
+    #[must_use]
+    pub fn speed(&self) -> Option<&SpeedFacts> {
+        self.speed.as_ref()
+    }
+
     /// The names of the tables, then the views, in the order of `TABLE_NAMES` and
     /// `VIEW_NAMES`.
     pub fn names() -> impl Iterator<Item = &'static str> {
@@ -172,26 +279,11 @@ impl CurrentState {
     pub fn view(&self, name: &str) -> Option<&[Row]> {
         self.view_rows.get(name).map(Vec::as_slice)
     }
+}
 
-    /// Checks the rows of every table and view against those the manifest records: a
-    /// difference means the snapshots are not the ones the batch computed its view from.
-    fn check_against_manifest(&self) -> Result<(), ServingError> {
-        for (name, batch) in CurrentState::names().filter_map(|n| Some((n, self.batch(n)?))) {
-            let found = batch.num_rows() as u64;
-            match self.manifest.rows.get(name) {
-                Some(&expected) if expected != found => {
-                    return Err(ServingError::RowCount {
-                        name,
-                        version: self.manifest.version,
-                        found,
-                        expected,
-                    });
-                }
-                _ => {}
-            }
-        }
-        Ok(())
-    }
+/// The newest `fetched_at` of `winners`.
+fn newest(winners: &Winners) -> Option<FetchedAt> {
+    winners.snapshots().map(|s| s.fetched_at).max()
 }
 
 /// The rows of `batch` as JSON objects, in order, with nulls kept as `null`.
@@ -259,6 +351,8 @@ fn issue_of(row: &Row) -> Result<Option<Issue>, String> {
 
 #[cfg(test)]
 mod tests {
+    use carlambda_schemas::rows::{ModelRow, ModelYearRow, SnapshotRows, StyleRow};
+    use carlambda_views::Snapshot;
     use serde_json::json;
 
     use super::*;
@@ -311,6 +405,101 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("`makes` of batch v3"), "{message}");
+    }
+
+    /// A speed view with a newer snapshot of model `Lexus_RX_350`: model years 2017 and 2018,
+    /// and one style.
+    fn newer_rx_350() -> SpeedView {
+        let rows = SnapshotRows {
+            models: vec![ModelRow {
+                model_id: "Lexus_RX_350".into(),
+                make_id: None,
+                name: Some("RX 350".into()),
+                nice_name: Some("rx-350".into()),
+            }],
+            model_years: [2017, 2018]
+                .map(|year| ModelYearRow {
+                    model_id: "Lexus_RX_350".into(),
+                    year,
+                    model_year_id: i64::from(year),
+                })
+                .into(),
+            styles: vec![StyleRow {
+                style_id: 900,
+                model_id: "Lexus_RX_350".into(),
+                model_year_id: 2018,
+                submodel: Some("suv".into()),
+                name: None,
+                trim: None,
+            }],
+            ..SnapshotRows::default()
+        };
+        let snapshot = Snapshot {
+            scope: "model:Lexus_RX_350".parse().unwrap(),
+            record_id: "rec-speed".into(),
+            fetched_at: FetchedAt::from_unix_millis(fixture::FETCHED_AT + 60_000),
+            rows,
+        };
+        SpeedView {
+            newest_fetched_at: Some(snapshot.fetched_at),
+            winners: [snapshot].into_iter().collect(),
+            records_since_watermark: 2,
+            ..SpeedView::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_published_speed_view_is_merged_with_the_batch_view() {
+        let fixture = Fixture::publish(fixture::tables(), &fixture::issues()).await;
+        carlambda_speed::publish_view(&fixture.store, &newer_rx_350())
+            .await
+            .unwrap();
+
+        let state = CurrentState::load(&fixture.store).await.unwrap();
+
+        let years = |state: &CurrentState| {
+            let rows = json_rows(state.batch("model_years").unwrap()).unwrap();
+            let mut years: Vec<(String, i64)> = rows
+                .iter()
+                .map(|r| {
+                    (
+                        r["model_id"].as_str().unwrap().into(),
+                        r["year"].as_i64().unwrap(),
+                    )
+                })
+                .filter(|(model, _)| model == "Lexus_RX_350")
+                .collect();
+            years.sort();
+            years
+        };
+        let rx = |year| ("Lexus_RX_350".to_owned(), year);
+        // The fixture's catalog snapshot lists 2015 to 2017; the speed view's model snapshot
+        // adds 2018.
+        assert_eq!(years(&state), [rx(2015), rx(2016), rx(2017), rx(2018)]);
+        let models = json_rows(state.batch("models").unwrap()).unwrap();
+        let rx_350 = models
+            .iter()
+            .find(|r| r["model_id"] == "Lexus_RX_350")
+            .unwrap();
+        assert_eq!(
+            rx_350["make_id"], 1,
+            "the make comes from the batch's catalog (rule 3)"
+        );
+        assert_eq!(
+            state.speed().unwrap().records_since_watermark,
+            2,
+            "the speed facts are kept"
+        );
+        assert_eq!(
+            state.batch_as_of(),
+            Some(FetchedAt::from_unix_millis(fixture::FETCHED_AT))
+        );
+        assert_eq!(state.as_of(), newer_rx_350().newest_fetched_at);
+
+        let batch = BatchView::load(&fixture.store).await.unwrap();
+        let alone = CurrentState::merged(&batch, None).unwrap();
+        assert_eq!(years(&alone), [rx(2015), rx(2016), rx(2017)]);
+        assert!(alone.speed().is_none());
     }
 
     #[tokio::test]
