@@ -1,4 +1,4 @@
-//! The batch path end to end on the recorded Edmunds data: import, batch, publish, demo.
+//! The batch path end to end on the recorded Edmunds data: import, batch, publish.
 
 mod common;
 
@@ -192,25 +192,6 @@ fn bad_input_is_counted_where_it_was_found_and_loses_nothing_else() {
     );
     let counts = manifest(&store).counts;
     assert_eq!((counts.errors, counts.rejected), (3, 4));
-}
-
-#[test]
-fn the_demo_runs_on_a_fresh_store_and_prints_its_page() {
-    let dir = tempfile::tempdir().unwrap();
-    // A relative store name, as the default `carlambda-data` is.
-    let output = carlambda(dir.path(), "carlambda-data", &["demo"]);
-    let store = dir.path().join("carlambda-data").display().to_string();
-    let page_path = output.lines().last().unwrap();
-    let page = std::fs::read_to_string(page_path).unwrap();
-    for heading in ["Styles per body type", "Models with the most model years"] {
-        let section = page
-            .split(heading)
-            .nth(1)
-            .unwrap_or_else(|| panic!("no {heading}"));
-        let table = section.split("</table>").next().unwrap();
-        assert!(table.matches("<tr>").count() > 2, "{heading} has rows");
-    }
-    assert!(manifest(&store).rows["styles"] > 0);
 }
 
 #[test]

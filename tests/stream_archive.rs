@@ -83,7 +83,7 @@ fn start_archive(workdir: &Path, store: &str, stream: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_carlambda"))
         .current_dir(workdir)
         .args(["--store", store, "--stream", stream, "archive"])
-        .args(["--buffer-bytes", "20000", "--buffer-seconds", "1"])
+        .args(["--buffer-bytes", "20000", "--buffer-time", "1s"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -112,6 +112,16 @@ pub async fn ingest(
     let stream = Stream::open(stream_location)
         .await
         .with_context(|| format!("cannot open the stream {stream_location}"))?;
+    poll(&client, &stream, store, &options).await
+}
+
+/// Polls the API through `client` into `stream` and prints what it did.
+pub async fn poll(
+    client: &Client,
+    stream: &Stream,
+    store: &Store,
+    options: &LiveOptions,
+) -> Result<()> {
     tracing::info!(
         "ingesting from {} into {} ({} calls per {})",
         client.base_url(),
@@ -119,7 +129,7 @@ pub async fn ingest(
         options.budget.calls_per_window,
         humantime::format_duration(options.budget.window)
     );
-    let summary = live::run(&client, &stream, store, &options)
+    let summary = live::run(client, stream, store, options)
         .await
         .context("ingest failed")?;
     println!(

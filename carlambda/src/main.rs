@@ -4,6 +4,7 @@
 //! 2 the command line itself was wrong.
 
 mod config;
+mod demo;
 mod live_commands;
 mod serving;
 mod speed_command;
@@ -13,12 +14,14 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use carlambda_batch::BatchOptions;
 use carlambda_ingest::import::{self, ImportOptions};
 use carlambda_schemas::FetchedAt;
 use carlambda_store::Store;
+use carlambda_stream::archive::ArchiveOptions;
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
@@ -71,12 +74,14 @@ enum Command {
         /// Stop once everything on the stream is archived, instead of following it.
         #[arg(long)]
         drain: bool,
-        /// Write an object once a shard's buffered records reach this many bytes.
-        #[arg(long, default_value_t = 5 * 1024 * 1024)]
-        buffer_bytes: usize,
-        /// Write an object once a shard's oldest buffered record waited this many seconds.
-        #[arg(long, default_value_t = 60)]
-        buffer_seconds: u64,
+        /// Write an object once a shard's buffered records reach this many bytes [default:
+        /// 5 MiB].
+        #[arg(long)]
+        buffer_bytes: Option<usize>,
+        /// Write an object once a shard's oldest buffered record waited this long [default:
+        /// 60s].
+        #[arg(long, value_parser = humantime::parse_duration)]
+        buffer_time: Option<Duration>,
     },
     /// Recompute the batch view from every raw record and publish it as a new version.
     Batch {
@@ -102,9 +107,10 @@ enum Command {
     /// The speed worker: keeps the speed view up to date over the records in the stream
     /// newer than the batch watermark, and publishes it after every step.
     Speed(speed_command::SpeedArgs),
-    /// The main job on the built-in simulator: generate responses, import, batch, publish.
+    /// The whole path on the built-in simulator: the simulated API, ingest into the stream,
+    /// archive, batch, a second poll taken in by the speed worker, and the page.
     Demo {
-        /// Timely worker threads for the batch.
+        /// Timely worker threads for the batch and the speed worker.
         #[arg(long)]
         workers: Option<usize>,
     },
@@ -185,19 +191,32 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Archive {
             drain,
             buffer_bytes,
-            buffer_seconds,
-        } => stream_commands::archive(&stream, &store, buffer_bytes, buffer_seconds, drain).await,
+            buffer_time,
+        } => {
+            let defaults = ArchiveOptions::default();
+            let options = ArchiveOptions {
+                buffer_bytes: buffer_bytes.unwrap_or(defaults.buffer_bytes),
+                buffer_time: buffer_time.unwrap_or(defaults.buffer_time),
+                drain,
+            };
+            stream_commands::archive(&stream, &store, &options).await
+        }
         Command::Batch { workers } => batch(store, config.workers(workers)).await,
         Command::Publish { website } => serving::publish(&store, website.as_deref()).await,
         Command::Query(args) => serving::query(&store, args).await,
-        Command::Serve(args) => serving::serve(store, args).await,
+        Command::Serve(args) => {
+            let workers = config.workers(args.workers);
+            serving::serve(store, args, &stream, workers).await
+        }
         Command::Ingest(args) => live_commands::ingest(args, &config.ingest, &store, &stream).await,
         Command::SimulateApi(_) => unreachable!("answered before the store is opened"),
         Command::Speed(args) => {
-            let workers = config.workers(args.workers);
-            speed_command::speed(&store, &stream, &args, workers).await
+            let options = args
+                .timing
+                .options(config.workers(args.workers), args.drain);
+            speed_command::speed(&store, &stream, &options).await
         }
-        Command::Demo { workers } => demo(store, config.workers(workers)).await,
+        Command::Demo { workers } => demo::run(store, &stream, config.workers(workers)).await,
     }
 }
 
@@ -217,7 +236,8 @@ async fn import_paths(store: &Store, paths: &[PathBuf], options: &ImportOptions)
     Ok(())
 }
 
-async fn batch(store: Arc<Store>, workers: usize) -> Result<()> {
+/// `carlambda batch`: recomputes and publishes a batch version, and prints what it holds.
+pub async fn batch(store: Arc<Store>, workers: usize) -> Result<()> {
     let options = BatchOptions {
         workers,
         progress: true,
@@ -244,18 +264,4 @@ async fn batch(store: Arc<Store>, workers: usize) -> Result<()> {
         manifest.seconds
     );
     Ok(())
-}
-
-async fn demo(store: Arc<Store>, workers: usize) -> Result<()> {
-    let responses = tempfile::tempdir().context("cannot make a folder for generated responses")?;
-    let catalog = carlambda_simulator::Catalog::generate(&Default::default());
-    carlambda_simulator::write_responses(&catalog, responses.path())
-        .context("cannot write generated responses")?;
-    let options = ImportOptions {
-        source: "simulator".into(),
-        fetched_at: Some(FetchedAt::now()),
-    };
-    import_paths(&store, &[responses.path().to_owned()], &options).await?;
-    batch(store.clone(), workers).await?;
-    serving::publish(&store, None).await
 }

@@ -6,10 +6,12 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use carlambda_serving::query::{self, Answer, Format};
-use carlambda_serving::server::{self, ServeOptions};
+use carlambda_serving::server::{self, ServeOptions, SpeedSource};
 use carlambda_serving::{CurrentState, publish_page, publish_website};
 use carlambda_store::Store;
 use clap::Args;
+
+use crate::speed_command::{self, SpeedTiming};
 
 /// `carlambda query`: SQL over the current tables and views.
 #[derive(Args)]
@@ -33,14 +35,25 @@ pub struct QueryArgs {
 /// `carlambda serve`: the page and the API over HTTP.
 #[derive(Args)]
 pub struct ServeArgs {
+    /// Run the speed worker in this process and serve each of its steps as it comes, instead
+    /// of reading the speed view another process publishes.
+    #[arg(long)]
+    speed: bool,
+    /// Timely worker threads of the in-process speed worker [default: `workers` in
+    /// carlambda.toml, else the CPU count].
+    #[arg(long, requires = "speed")]
+    pub workers: Option<usize>,
+    #[command(flatten)]
+    speed_timing: SpeedTiming,
     /// The port to listen on; 0 picks a free one (printed once listening).
     #[arg(long, default_value_t = 8080)]
     port: u16,
     /// The address to listen on; 0.0.0.0 opens the server to other machines.
     #[arg(long, default_value = "127.0.0.1")]
     bind: IpAddr,
-    /// Seconds between two looks at batch/CURRENT for a newly published version.
-    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    /// Seconds between two looks at batch/CURRENT for a newly published version (and, without
+    /// --speed, at the speed view another process publishes).
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
     refresh: f64,
 }
 
@@ -62,7 +75,9 @@ pub async fn query(store: &Store, args: QueryArgs) -> Result<()> {
     Ok(())
 }
 
-pub async fn serve(store: Arc<Store>, args: ServeArgs) -> Result<()> {
+/// Serves the current state of `store`; with `--speed`, runs the speed worker over the stream
+/// at `stream` (on `workers` threads) in this process.
+pub async fn serve(store: Arc<Store>, args: ServeArgs, stream: &str, workers: usize) -> Result<()> {
     let refresh = Duration::try_from_secs_f64(args.refresh)
         .ok()
         .filter(|d| !d.is_zero())
@@ -72,7 +87,13 @@ pub async fn serve(store: Arc<Store>, args: ServeArgs) -> Result<()> {
         port: args.port,
         refresh,
     };
-    server::serve(store, options, |address| {
+    let speed = if args.speed {
+        let options = args.speed_timing.options(workers, false);
+        SpeedSource::InProcess(speed_command::spawn(store.clone(), stream, options).await?)
+    } else {
+        SpeedSource::Store
+    };
+    server::serve(store, options, speed, |address| {
         println!("serving on http://{address}/");
     })
     .await

@@ -1,115 +1,104 @@
 //! `carlambda speed`: the continuous speed worker. It reads the stream from the watermark of
-//! the published batch view on, keeps the speed view up to date, and publishes it with a
-//! checkpoint after every step of progress.
+//! the published batch view on, keeps the speed view up to date, and publishes it after every
+//! step of progress.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use carlambda_batch::layout;
-use carlambda_speed::SpeedLayer;
+use carlambda_speed::worker::{self, Step, WorkerOptions};
 use carlambda_store::Store;
-use carlambda_stream::Position;
-use tracing::info;
+use tokio::sync::mpsc::{self, UnboundedReceiver};
+use tracing::{error, info};
 
 use crate::stream_commands;
 
 /// How the speed worker runs.
 #[derive(clap::Args)]
 pub struct SpeedArgs {
-    /// Timely worker threads of the differential dataflow.
+    /// Timely worker threads of the differential dataflow [default: `workers` in
+    /// carlambda.toml, else the CPU count].
     #[arg(long)]
     pub workers: Option<usize>,
     /// Process what is in the stream, publish, and exit.
     #[arg(long)]
     pub drain: bool,
-    /// How long to wait before asking an idle stream again, in milliseconds.
-    #[arg(long, default_value_t = 200)]
-    pub poll_ms: u64,
+    #[command(flatten)]
+    pub timing: SpeedTiming,
+}
+
+/// The speed worker's pacing, shared by `speed` and `serve --speed`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct SpeedTiming {
+    /// How long to wait before asking an idle stream again.
+    #[arg(long, default_value = "25ms", value_parser = humantime::parse_duration)]
+    pub idle_wait: Duration,
+    /// The least time between two checkpoints of the speed layer (the view is published at
+    /// every step).
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub checkpoint_every: Duration,
+}
+
+impl SpeedTiming {
+    /// The worker's options with `workers` threads.
+    pub fn options(&self, workers: usize, drain: bool) -> WorkerOptions {
+        WorkerOptions {
+            workers,
+            drain,
+            idle_wait: self.idle_wait,
+            checkpoint_every: self.checkpoint_every,
+        }
+    }
 }
 
 /// Runs the speed worker over the stream at `location` until it is stopped (or, with
-/// `--drain`, until the stream is read to its end).
-pub async fn speed(store: &Store, location: &str, args: &SpeedArgs, workers: usize) -> Result<()> {
+/// `options.drain`, until the stream is read to its end).
+pub async fn speed(store: &Store, location: &str, options: &WorkerOptions) -> Result<()> {
     let stream = stream_commands::open(location).await?;
-    let mut layer = match carlambda_speed::read_checkpoint(store).await? {
-        Some(checkpoint) => SpeedLayer::resume(workers, checkpoint)?,
-        None => SpeedLayer::start(workers)?,
-    };
-    let mut batch_version = None;
-    retract_published(store, &mut layer, &mut batch_version).await?;
-
-    let start = furthest(&layer.view().positions, &layer.view().covered);
-    let mut consumer = stream
-        .consumer(start)
-        .await
-        .with_context(|| format!("cannot read {}", stream.describe()))?;
-    info!(stream = %stream.describe(), held = layer.held(), "speed worker started");
-
-    loop {
-        let records = consumer.next_batch().await?;
-        let received = records.len();
-        if received > 0 {
-            let view = layer.feed(records)?;
-            carlambda_speed::publish(store, &view, &layer.checkpoint()).await?;
-            info!(
-                received,
-                scopes = view.winners.len(),
-                since_watermark = view.records_since_watermark,
-                "published the speed view"
-            );
-        }
-        retract_published(store, &mut layer, &mut batch_version).await?;
-        if args.drain && consumer.caught_up().await? {
-            break;
-        }
-        if received == 0 {
-            tokio::time::sleep(Duration::from_millis(args.poll_ms)).await;
-        }
-    }
-
-    let view = layer.view();
-    carlambda_speed::publish(store, &view, &layer.checkpoint()).await?;
+    let view = worker::run(store, &stream, options, |step| {
+        info!(
+            received = step.arrivals.len(),
+            scopes = step.view.winners.len(),
+            since_watermark = step.view.records_since_watermark,
+            "published the speed view"
+        );
+    })
+    .await
+    .with_context(|| format!("the speed worker on {} failed", stream.describe()))?;
     println!(
-        "speed view: {} scopes, {} records since the batch watermark, {} held",
+        "speed view: {} scopes, {} issues, {} records since the batch watermark",
         view.winners.len(),
+        view.issues.len(),
         view.records_since_watermark,
-        layer.held()
     );
     Ok(())
 }
 
-/// When a batch version newer than the one seen is published, retracts the records its
-/// watermark covers and publishes the smaller speed view.
-async fn retract_published(
-    store: &Store,
-    layer: &mut SpeedLayer,
-    seen: &mut Option<u64>,
-) -> Result<()> {
-    let Some(version) = layout::current_version(store).await? else {
-        return Ok(());
-    };
-    if *seen == Some(version) {
-        return Ok(());
-    }
-    let manifest = layout::read_manifest(store, version).await?;
-    let view = layer.retract(&manifest.watermark.shards)?;
-    carlambda_speed::publish(store, &view, &layer.checkpoint()).await?;
-    info!(
-        version,
-        held = layer.held(),
-        "batch v{version} published: retracted what its watermark covers"
-    );
-    *seen = Some(version);
-    Ok(())
-}
-
-/// Per shard, the further of two positions.
-fn furthest(a: &Position, b: &Position) -> Position {
-    let mut position = a.clone();
-    for (shard, sequence) in b {
-        if position.get(shard).is_none_or(|mine| mine < sequence) {
-            position.insert(shard.clone(), sequence.clone());
-        }
-    }
-    position
+/// Starts the speed worker over the stream at `location` on a thread of its own (its dataflow
+/// steps block while the workers compute, which must not hold up the server's async threads)
+/// and returns its steps. The channel closes when the worker stops; its error is logged.
+pub async fn spawn(
+    store: Arc<Store>,
+    location: &str,
+    options: WorkerOptions,
+) -> Result<UnboundedReceiver<Step>> {
+    let stream = stream_commands::open(location).await?;
+    let (steps, received) = mpsc::unbounded_channel();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the speed worker's runtime")?;
+    std::thread::Builder::new()
+        .name("speed-worker".into())
+        .spawn(move || {
+            let run = worker::run(&store, &stream, &options, |step| {
+                // A closed channel means the server is gone; the process is ending.
+                let _ = steps.send(step);
+            });
+            if let Err(e) = runtime.block_on(run) {
+                error!("the speed worker on {} stopped: {e}", stream.describe());
+            }
+        })
+        .context("cannot start the speed worker's thread")?;
+    Ok(received)
 }

@@ -1,7 +1,6 @@
 //! The commands of the stream: `archive`, and `import --to-stream`.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use carlambda_ingest::import::{self, ImportOptions};
@@ -40,20 +39,9 @@ pub async fn import_to_stream(
 }
 
 /// `carlambda archive`: the stream at `location` into raw objects of `store`.
-pub async fn archive(
-    location: &str,
-    store: &Store,
-    buffer_bytes: usize,
-    buffer_seconds: u64,
-    drain: bool,
-) -> Result<()> {
+pub async fn archive(location: &str, store: &Store, options: &ArchiveOptions) -> Result<()> {
     let stream = open(location).await?;
-    let options = ArchiveOptions {
-        buffer_bytes,
-        buffer_time: Duration::from_secs(buffer_seconds),
-        drain,
-    };
-    let summary = archive::run(&stream, store, &options)
+    let summary = archive::run(&stream, store, options)
         .await
         .with_context(|| format!("archive of {} failed", stream.describe()))?;
     println!(
