@@ -3,14 +3,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 use carlambda_store::Store;
-use common::{carlambda, manifest, read_rows, recorded_data};
+use common::{Server, carlambda, manifest, read_rows, recorded_data, wait_until};
 use serde_json::{Map, Value};
 
 /// Ad hoc questions over the 3NF tables and views; the report and the DuckDB check use them.
@@ -193,67 +191,14 @@ fn writes_are_refused_and_mistakes_are_named() {
     assert_eq!(makes, 62, "the tables are as they were");
 }
 
-/// A `carlambda serve` process, stopped when dropped.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(store: &str, refresh: &str) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_carlambda"))
-            .args([
-                "--store",
-                store,
-                "serve",
-                "--port",
-                "0",
-                "--refresh",
-                refresh,
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        // The first line says where it listens; reading it waits until it does.
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("serving on ")
-            .unwrap_or_else(|| panic!("not an address: {line:?}"))
-            .trim_end_matches('/')
-            .to_owned();
-        Server { child, url }
-    }
-
-    fn get(&self, path: &str) -> (u16, String, String) {
-        let url = format!("{}{path}", self.url);
-        tokio::runtime::Runtime::new().unwrap().block_on(async {
-            let response = reqwest::get(&url).await.unwrap();
-            let status = response.status().as_u16();
-            let content_type = response.headers()[reqwest::header::CONTENT_TYPE]
-                .to_str()
-                .unwrap()
-                .to_owned();
-            (status, content_type, response.text().await.unwrap())
-        })
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn the_server_answers_the_page_tables_views_health_and_metrics() {
     let store = recorded_store();
-    let server = Server::start(store, "10");
+    let server = Server::start(
+        Path::new(store).parent().unwrap(),
+        store,
+        &["--refresh", "10"],
+    );
 
     let (status, content_type, page) = server.get("/");
     assert_eq!(
@@ -325,22 +270,16 @@ fn a_newly_published_batch_is_served_without_a_restart() {
     let responses = recorded_data().join("responses");
     carlambda(dir.path(), &store, &["import", responses.to_str().unwrap()]);
     carlambda(dir.path(), &store, &["batch", "--workers", "1"]);
-    let server = Server::start(&store, "0.1");
+    let server = Server::start(dir.path(), &store, &["--refresh", "0.1"]);
     let models_before = json(&server.get("/api/tables/models?limit=1").2)["total"].clone();
 
     let catalog = recorded_data().join("makes.json");
     carlambda(dir.path(), &store, &["import", catalog.to_str().unwrap()]);
     carlambda(dir.path(), &store, &["batch", "--workers", "1"]);
 
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let health = json(&server.get("/healthz").2);
-        if health["version"] == 2 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "still serving {health}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until("batch v2 is served", || {
+        json(&server.get("/healthz").2)["version"] == 2
+    });
     let models_after = json(&server.get("/api/tables/models?limit=1").2)["total"].clone();
     assert_eq!(models_after, 1124);
     assert_ne!(models_before, models_after, "the catalog adds models");
@@ -382,7 +321,11 @@ fn screenshot_path(dir: &Path) -> PathBuf {
 #[ignore = "needs Debian's chromium package: run scripts/test"]
 fn the_page_renders_in_a_headless_browser_with_its_tables_and_charts() {
     let store = recorded_store();
-    let server = Server::start(store, "10");
+    let server = Server::start(
+        Path::new(store).parent().unwrap(),
+        store,
+        &["--refresh", "10"],
+    );
     let dir = tempfile::tempdir().unwrap();
     let chromium = |args: &[&str]| {
         let output = Command::new("/usr/bin/chromium")

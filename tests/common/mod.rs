@@ -2,8 +2,10 @@
 
 #![allow(dead_code)] // each test file uses its own part of this module
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use arrow::json::writer::{JsonArray, WriterBuilder};
 use carlambda_batch::layout;
@@ -111,4 +113,72 @@ pub async fn fresh_bucket(prefix: &str) -> String {
         .await
         .expect("the test bucket is created");
     bucket
+}
+
+/// Waits until `condition` holds, checking every 20 ms; fails the test, naming `what`, when it
+/// does not hold within 60 s.
+pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    while !condition() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "waited 60 s for: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    started.elapsed()
+}
+
+/// A `carlambda serve` process, stopped when dropped.
+pub struct Server {
+    child: Child,
+    pub url: String,
+}
+
+impl Server {
+    /// Starts `carlambda --store <store> serve --port 0 <args>` in `workdir` and waits until it
+    /// listens.
+    pub fn start(workdir: &Path, store: &str, args: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_carlambda"))
+            .current_dir(workdir)
+            .args(["--store", store, "serve", "--port", "0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        // The first line says where it listens; reading it waits until it does.
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("serving on ")
+            .unwrap_or_else(|| panic!("not an address: {line:?}"))
+            .trim_end_matches('/')
+            .to_owned();
+        Server { child, url }
+    }
+
+    /// GETs `path`: the status, the content type and the body.
+    pub fn get(&self, path: &str) -> (u16, String, String) {
+        let url = format!("{}{path}", self.url);
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let response = reqwest::get(&url).await.unwrap();
+            let status = response.status().as_u16();
+            let content_type = response.headers()[reqwest::header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            (status, content_type, response.text().await.unwrap())
+        })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
