@@ -90,7 +90,7 @@ impl Partial {
             .would_win(&candidate.scope, (candidate.fetched_at, &record_id))
         {
             self.winners.offer(Snapshot {
-                rows: normalize(&candidate.response),
+                rows: normalize(&candidate.response).into(),
                 scope: candidate.scope,
                 record_id: record_id.into(),
                 fetched_at: candidate.fetched_at,

@@ -83,7 +83,7 @@ fn winners(batches: &[RecordBatch]) -> Result<Winners, String> {
                 scope: scope.parse().map_err(|e| format!("scope {scope:?}: {e}"))?,
                 record_id: record_ids.value(i).into(),
                 fetched_at: FetchedAt::from_unix_millis(fetched_at.value(i)),
-                rows: snapshot_rows,
+                rows: snapshot_rows.into(),
             });
         }
     }
@@ -112,7 +112,8 @@ mod tests {
             rows: SnapshotRows {
                 model_years,
                 ..SnapshotRows::default()
-            },
+            }
+            .into(),
         }
     }
 

@@ -78,7 +78,7 @@ pub enum ServingError {
 
     /// The page template kept in `serving/templates/index.hbs` does not compile.
     #[error("the page template serving/templates/index.hbs is invalid: {0}")]
-    Template(#[source] Box<handlebars::TemplateError>),
+    Template(String),
 
     /// The page could not be rendered from the current state.
     #[error("could not render the page for batch v{version}: {source}")]

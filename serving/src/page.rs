@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -161,17 +162,27 @@ pub async fn publish_website(
 /// [`ServingError::Template`] when the page template does not compile, and
 /// [`ServingError::Render`] when a view lacks a column the template shows.
 pub fn render_page(state: &CurrentState) -> Result<String, ServingError> {
-    let mut handlebars = Handlebars::new();
-    // Strict: a column the template names but a view lacks is an error, not an empty cell.
-    handlebars.set_strict_mode(true);
-    handlebars
-        .register_template_string(TEMPLATE_NAME, TEMPLATE)
-        .map_err(|e| ServingError::Template(Box::new(e)))?;
-
     let version = state.manifest().version;
-    handlebars
+    templates()?
         .render(TEMPLATE_NAME, &Page::of(state))
         .map_err(|source| ServingError::Render { version, source })
+}
+
+/// The page template, compiled once per process: a server renders a page for every state.
+fn templates() -> Result<&'static Handlebars<'static>, ServingError> {
+    static TEMPLATES: OnceLock<Result<Handlebars<'static>, String>> = OnceLock::new();
+    let compiled = TEMPLATES.get_or_init(|| {
+        let mut handlebars = Handlebars::new();
+        // Strict: a column the template names but a view lacks is an error, not an empty cell.
+        handlebars.set_strict_mode(true);
+        handlebars
+            .register_template_string(TEMPLATE_NAME, TEMPLATE)
+            .map_err(|e| e.to_string())?;
+        Ok(handlebars)
+    });
+    compiled
+        .as_ref()
+        .map_err(|e| ServingError::Template(e.clone()))
 }
 
 fn page_location(store: &Store) -> String {

@@ -14,12 +14,15 @@ use carlambda_schemas::{FetchedAt, Scope};
 use serde::{Deserialize, Serialize};
 
 /// A usable snapshot of a scope with the rows it contributes.
+///
+/// The rows are shared: a snapshot is cloned wherever winners are merged (in the batch, the
+/// speed dataflow's operators and serving), and its rows never change once read.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Snapshot {
     pub scope: Scope,
     pub record_id: Arc<str>,
     pub fetched_at: FetchedAt,
-    pub rows: SnapshotRows,
+    pub rows: Arc<SnapshotRows>,
 }
 
 impl Snapshot {
@@ -191,7 +194,7 @@ mod tests {
             scope: scope.parse().unwrap(),
             record_id: record_id.into(),
             fetched_at: FetchedAt::from_unix_millis(millis),
-            rows,
+            rows: rows.into(),
         }
     }
 

@@ -42,7 +42,7 @@ mod tests {
             scope: scope.parse().unwrap(),
             record_id: record_id.into(),
             fetched_at: FetchedAt::from_unix_millis(millis),
-            rows: SnapshotRows::default(),
+            rows: SnapshotRows::default().into(),
         }
     }
 
