@@ -30,23 +30,28 @@ pub struct SpeedArgs {
 /// The speed worker's pacing, shared by `speed` and `serve --speed`.
 #[derive(clap::Args, Clone, Debug)]
 pub struct SpeedTiming {
-    /// How long to wait before asking an idle stream again.
-    #[arg(long, default_value = "25ms", value_parser = humantime::parse_duration)]
-    pub idle_wait: Duration,
-    /// The least time between two checkpoints of the speed layer (the view is published at
-    /// every step).
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
-    pub checkpoint_every: Duration,
+    /// How long to wait before asking an idle stream again [default: 25ms].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub idle_wait: Option<Duration>,
+    /// The least time between two writes of the speed view to the store (`serve --speed` is
+    /// handed every step) [default: 250ms].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub publish_every: Option<Duration>,
+    /// The least time between two checkpoints of the speed layer [default: 5s].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub checkpoint_every: Option<Duration>,
 }
 
 impl SpeedTiming {
     /// The worker's options with `workers` threads.
     pub fn options(&self, workers: usize, drain: bool) -> WorkerOptions {
+        let defaults = WorkerOptions::default();
         WorkerOptions {
             workers,
             drain,
-            idle_wait: self.idle_wait,
-            checkpoint_every: self.checkpoint_every,
+            idle_wait: self.idle_wait.unwrap_or(defaults.idle_wait),
+            publish_every: self.publish_every.unwrap_or(defaults.publish_every),
+            checkpoint_every: self.checkpoint_every.unwrap_or(defaults.checkpoint_every),
         }
     }
 }

@@ -1,5 +1,5 @@
-//! The speed view as a differential dataflow: the stream records since the batch watermark,
-//! read by the batch's own reader, one per record id, and per scope the greatest snapshot.
+//! The speed view as a differential dataflow: the stream records since the batch watermark, as
+//! the batch's own reader reads them, one per record id, and per scope the greatest snapshot.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -16,8 +16,9 @@ use crate::position::{Place, location};
 /// The computation's logical time: one tick per step of the speed layer.
 pub(crate) type Time = u64;
 
-/// A stream record as it enters the computation: where it was read, and its line.
-pub(crate) type Delivery = (Place, String);
+/// A stream record as it enters the computation: keyed by its record id (see [`read`]), with
+/// where it was read and what it is.
+pub(crate) type Delivery = (String, (Place, Found));
 
 /// A usable snapshot, ordered by scope and then by rank (`fetched_at`, ties by record id), so
 /// that the last snapshot of a scope's group is its winner.
@@ -55,7 +56,7 @@ impl PartialOrd for Ranked {
 
 /// What one raw record is to the views: a snapshot that may win its scope, or an issue.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-enum Found {
+pub(crate) enum Found {
     Snapshot(Ranked),
     Issue(Issue),
 }
@@ -81,8 +82,9 @@ impl Found {
 /// record's place in the stream.
 ///
 /// Keyed by record id, for one record per id; a line without one (not a raw record at all) is
-/// keyed by its place, so that each such line is listed, as the batch lists each.
-fn read(place: &Place, line: &str) -> Option<(String, (Place, Found))> {
+/// keyed by its place, so that each such line is listed, as the batch lists each. `None` for a
+/// blank line, which carries nothing.
+pub(crate) fn read(place: &Place, line: &str) -> Option<Delivery> {
     let mut read = Partial::default();
     read.read_object(&location(place), line.as_bytes());
     let found = match read.winners.into_snapshots().next() {
@@ -129,7 +131,6 @@ pub(crate) fn speed_view(
 
     // Each record once, as read at its first place: a redelivery changes nothing.
     let found = deliveries
-        .flat_map(|(place, line)| read(&place, &line))
         .reduce(|_record_id, deliveries, first| {
             let (place_and_found, _) = deliveries[0];
             first.push((place_and_found.clone(), 1isize));

@@ -79,6 +79,38 @@ struct WorkerLink {
     done: Receiver<()>,
 }
 
+/// A stream record held in the computation: the record as read from the stream, and what it
+/// entered the computation as (taking it out must name exactly that).
+struct Held {
+    record: StreamRecord,
+    delivery: Delivery,
+}
+
+/// Reads `records` with [`dataflow::read`] on up to `threads` threads, in order.
+fn read_all(records: &[StreamRecord], threads: usize) -> Vec<Option<Delivery>> {
+    // Below this many records a thread costs more than it saves.
+    const PER_THREAD: usize = 64;
+    let read = |record: &StreamRecord| {
+        let place = (record.shard.clone(), record.sequence.clone());
+        dataflow::read(&place, &record.line)
+    };
+    let threads = threads.min(records.len() / PER_THREAD).max(1);
+    if threads == 1 {
+        return records.iter().map(read).collect();
+    }
+    let chunk = records.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let readers: Vec<_> = records
+            .chunks(chunk)
+            .map(|chunk| scope.spawn(move || chunk.iter().map(read).collect::<Vec<_>>()))
+            .collect();
+        readers
+            .into_iter()
+            .flat_map(|reader| reader.join().expect("reading a line never panics"))
+            .collect()
+    })
+}
+
 /// The speed layer's computation, running on its own timely workers.
 ///
 /// Feeding and retracting are steps: each advances the dataflow's time by one and returns once
@@ -96,8 +128,8 @@ pub struct SpeedLayer {
     links: Vec<WorkerLink>,
     _guards: WorkerGuards<()>,
     output: Arc<Mutex<Output>>,
-    /// Every stream record in the computation, by place; a retraction must name them exactly.
-    held: BTreeMap<Place, StreamRecord>,
+    /// Every stream record in the computation, by place.
+    held: BTreeMap<Place, Held>,
     /// Per shard, the places read after the watermark, so that each counts once.
     read: BTreeMap<String, BTreeSet<SequenceNumber>>,
     positions: Position,
@@ -164,7 +196,7 @@ impl SpeedLayer {
             arrived: held.arrived,
             line: held.line,
         });
-        let updates = layer.take_in(records);
+        let updates = layer.take_in(records.collect());
         layer.step(updates)?;
         Ok(layer)
     }
@@ -249,7 +281,7 @@ impl SpeedLayer {
                 .held
                 .iter()
                 .filter(|(place, _)| kept.contains_key(*place))
-                .map(|(_, record)| HeldRecord {
+                .map(|(_, Held { record, .. })| HeldRecord {
                     shard: record.shard.clone(),
                     sequence: record.sequence.clone(),
                     arrived: record.arrived,
@@ -260,13 +292,17 @@ impl SpeedLayer {
         }
     }
 
-    /// Holds `records` and returns the updates that add them to the computation.
-    fn take_in(&mut self, records: impl IntoIterator<Item = StreamRecord>) -> Vec<Update> {
-        let mut updates = Vec::new();
-        for record in records {
+    /// Reads `records` (as the batch reads a line, on as many threads as the dataflow has
+    /// workers), holds them, and returns the updates that add them to the computation. A blank
+    /// line carries nothing and is not held.
+    fn take_in(&mut self, records: Vec<StreamRecord>) -> Vec<Update> {
+        let read = read_all(&records, self.links.len());
+        let mut updates = Vec::with_capacity(records.len());
+        for (record, delivery) in records.into_iter().zip(read) {
+            let Some(delivery) = delivery else { continue };
             let place = (record.shard.clone(), record.sequence.clone());
-            updates.push(((place.clone(), record.line.clone()), 1));
-            self.held.insert(place, record);
+            updates.push((delivery.clone(), 1));
+            self.held.insert(place, Held { record, delivery });
         }
         updates
     }
@@ -288,11 +324,11 @@ impl SpeedLayer {
     fn let_go(&mut self, places: Vec<Place>) -> Vec<Update> {
         let mut updates = Vec::with_capacity(places.len());
         for place in places {
-            let record = self
+            let held = self
                 .held
                 .remove(&place)
                 .expect("only held places are let go");
-            updates.push(((place, record.line), -1));
+            updates.push((held.delivery, -1));
         }
         updates
     }

@@ -26,7 +26,10 @@ pub struct WorkerOptions {
     pub drain: bool,
     /// How long to wait before asking an idle stream again.
     pub idle_wait: Duration,
-    /// The least time between two checkpoints; the view itself is published at every step.
+    /// The least time between two writes of the view to the store. A server in this process
+    /// is handed every step; other readers see the store's copy, at most this much behind.
+    pub publish_every: Duration,
+    /// The least time between two checkpoints.
     pub checkpoint_every: Duration,
 }
 
@@ -36,6 +39,7 @@ impl Default for WorkerOptions {
             workers: 1,
             drain: false,
             idle_wait: Duration::from_millis(25),
+            publish_every: Duration::from_millis(250),
             checkpoint_every: Duration::from_secs(5),
         }
     }
@@ -44,7 +48,7 @@ impl Default for WorkerOptions {
 /// One step of progress, as the worker hands it to a server in the same process.
 #[derive(Clone, Debug)]
 pub struct Step {
-    /// The speed view after the step, already published to the store.
+    /// The speed view after the step; it is published to the store right after.
     pub view: Arc<SpeedView>,
     /// When each record of the step arrived on the stream: how old each is once the view is
     /// served is its latency from append to view. Empty for a retraction.
@@ -53,7 +57,7 @@ pub struct Step {
 
 /// Runs the speed worker over `stream`, keeping its view and checkpoint in `store`, until an
 /// error (or, with `drain`, until the stream is read to its end). `on_step` is called after
-/// every step that changed the view.
+/// every step that changed the view; the store's copy follows within `publish_every`.
 ///
 /// # Errors
 ///
@@ -80,25 +84,34 @@ pub async fn run(
     let mut consumer = stream.consumer(start).await?;
     info!(stream = %stream.describe(), held = layer.held(), "speed worker started");
     let mut checkpointed = Instant::now();
+    let mut published = Instant::now();
+    let mut unpublished = false;
 
     loop {
         let records = consumer.next_batch().await?;
         let received = records.len();
         if received > 0 {
             let arrivals = records.iter().map(|record| record.arrived).collect();
-            let view = layer.feed(records)?;
-            publish_view(store, &view).await?;
+            let view = Arc::new(layer.feed(records)?);
+            // A server in this process has the view first: writing it to the store can take
+            // longer than the step itself when the view is large.
+            on_step(Step {
+                view: view.clone(),
+                arrivals,
+            });
+            unpublished = true;
+            if published.elapsed() >= options.publish_every {
+                publish_view(store, &view).await?;
+                (published, unpublished) = (Instant::now(), false);
+            }
             if checkpointed.elapsed() >= options.checkpoint_every {
                 checkpoint(store, stream, &layer).await?;
                 checkpointed = Instant::now();
             }
-            on_step(Step {
-                view: Arc::new(view),
-                arrivals,
-            });
         }
         if let Some(view) = batch.retract_published(store, &mut layer).await? {
             publish_view(store, &view).await?;
+            (published, unpublished) = (Instant::now(), false);
             checkpoint(store, stream, &layer).await?;
             checkpointed = Instant::now();
             on_step(Step {
@@ -110,6 +123,10 @@ pub async fn run(
             break;
         }
         if received == 0 {
+            if unpublished {
+                publish_view(store, &layer.view()).await?;
+                (published, unpublished) = (Instant::now(), false);
+            }
             tokio::time::sleep(options.idle_wait).await;
         }
     }
