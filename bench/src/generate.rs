@@ -87,14 +87,47 @@ struct ModelState {
     years: Vec<YearState>,
 }
 
+/// Successive hourly polls of every model of a catalog, each model's line as the original
+/// pipeline stored it: its response, an error body, or a truncated line.
+pub struct Polls {
+    models: Vec<ModelState>,
+    seed: u64,
+}
+
+impl Polls {
+    /// The polls of the Edmunds makes response at `catalog`, varied by `seed`.
+    pub fn of_catalog(catalog: &Path, seed: u64) -> Result<Polls> {
+        let text = fs::read_to_string(catalog)
+            .with_context(|| format!("reading the catalog {}", catalog.display()))?;
+        let catalog: Catalog = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not an Edmunds makes response", catalog.display()))?;
+        Ok(Polls {
+            models: model_states(catalog),
+            seed,
+        })
+    }
+
+    /// The ids of the models, in the order of each poll's lines.
+    pub fn model_ids(&self) -> impl Iterator<Item = &str> {
+        self.models.iter().map(|model| model.id.as_str())
+    }
+
+    /// The line of every model in poll number `poll`, polls taken in order from 0.
+    pub fn poll(&mut self, poll: u32) -> Vec<String> {
+        let hour = FIRST_POLL + i64::from(poll) * 3600;
+        let seed = self.seed;
+        self.models
+            .iter_mut()
+            .enumerate()
+            .map(|(index, model)| poll_line(model, seed, poll, index, hour))
+            .collect()
+    }
+}
+
 /// Writes `polls` hourly polls of the catalog at `catalog` into `out/raw/`.
 pub fn run(catalog: &Path, polls: u32, seed: u64, out: &Path) -> Result<()> {
     let started = Instant::now();
-    let text = fs::read_to_string(catalog)
-        .with_context(|| format!("reading the catalog {}", catalog.display()))?;
-    let catalog: Catalog = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not an Edmunds makes response", catalog.display()))?;
-    let mut models = model_states(catalog);
+    let mut workload = Polls::of_catalog(catalog, seed)?;
 
     let raw = out.join("raw");
     if raw.exists() && fs::read_dir(&raw)?.next().is_some() {
@@ -107,11 +140,7 @@ pub fn run(catalog: &Path, polls: u32, seed: u64, out: &Path) -> Result<()> {
     let (mut lines, mut bytes, mut objects) = (0u64, 0u64, 0u64);
     for poll in 0..polls {
         let hour = FIRST_POLL + i64::from(poll) * 3600;
-        let poll_lines: Vec<String> = models
-            .iter_mut()
-            .enumerate()
-            .map(|(index, model)| poll_line(model, seed, poll, index, hour))
-            .collect();
+        let poll_lines = workload.poll(poll);
         for (chunk_index, chunk) in poll_lines.chunks(LINES_PER_OBJECT).enumerate() {
             let first_second = hour + (chunk_index * LINES_PER_OBJECT) as i64 * 3;
             let path = raw.join(object_key(first_second, seed, poll, chunk_index));

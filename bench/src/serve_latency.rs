@@ -76,7 +76,7 @@ async fn get(client: &reqwest::Client, url: &str) -> Result<()> {
 }
 
 /// The `q` quantile of `sorted` by the nearest-rank method.
-fn percentile(sorted: &[Duration], q: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], q: f64) -> Duration {
     let rank = (q * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
