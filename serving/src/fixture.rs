@@ -91,7 +91,8 @@ pub fn winners(tables: &Tables) -> Winners {
             model_years: untraced(&tables.model_years),
             submodels: untraced(&tables.submodels),
             styles: untraced(&tables.styles),
-        },
+        }
+        .into(),
     };
     [snapshot].into_iter().collect()
 }

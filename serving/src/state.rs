@@ -438,7 +438,7 @@ mod tests {
             scope: "model:Lexus_RX_350".parse().unwrap(),
             record_id: "rec-speed".into(),
             fetched_at: FetchedAt::from_unix_millis(fixture::FETCHED_AT + 60_000),
-            rows,
+            rows: rows.into(),
         };
         SpeedView {
             newest_fetched_at: Some(snapshot.fetched_at),
