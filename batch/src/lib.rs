@@ -9,17 +9,20 @@ pub mod layout;
 pub mod read;
 pub mod snapshots;
 
+use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Instant;
 
 use arrow::record_batch::RecordBatch;
+use bytes::Bytes;
 use carlambda_schemas::FetchedAt;
 use carlambda_store::{Store, StoreError};
 use carlambda_stream::{Position, archive};
-use carlambda_views::{Tables, Views, Winners, current_tables};
+use carlambda_views::{Issue, Views, Winners, current_tables};
 use indicatif::{ProgressBar, ProgressStyle};
+use tokio::task::JoinSet;
 
 use crate::layout::{LayoutError, Manifest, Watermark};
 
@@ -98,30 +101,11 @@ pub async fn run(store: Arc<Store>, options: BatchOptions) -> Result<Manifest, B
         return Err(BatchError::Unreadable(partial.failures));
     }
 
-    let tables = current_tables(&partial.winners);
-    let views = Views::compute(&tables, &partial.issues);
-    let mut rows = std::collections::BTreeMap::new();
-    // The files are written at once: each local write waits on fsync, each S3 write on a
-    // round trip.
-    let mut writes = tokio::task::JoinSet::new();
-    for (name, batch) in record_batches(&tables, &views, &partial.winners)? {
-        let key = layout::part_key(version, name);
-        let bytes = layout::parquet_bytes(&key, &batch)?;
-        let store = store.clone();
-        writes.spawn(async move {
-            store
-                .put(&key, bytes, "application/vnd.apache.parquet")
-                .await
-        });
-        rows.insert(name.to_owned(), batch.num_rows() as u64);
-    }
-    while let Some(written) = writes.join_next().await {
-        written.map_err(|e| BatchError::Dataflow(e.to_string()))??;
-    }
-
     let mut counts = partial.counts;
     counts.scopes = partial.winners.len() as u64;
     let fetched: Vec<FetchedAt> = partial.winners.snapshots().map(|s| s.fetched_at).collect();
+    let rows = write_outputs(&store, version, partial.winners, &partial.issues).await?;
+
     let manifest = Manifest {
         version,
         created_at: FetchedAt::now().to_string(),
@@ -180,22 +164,79 @@ fn archived_through(keys: &[String]) -> Position {
     through
 }
 
-/// Every table and view of the batch view, by name, plus [`snapshots`]: the winning snapshot of
-/// each scope with its rows, which later layers merge against.
-fn record_batches(
-    tables: &Tables,
-    views: &Views,
-    winners: &Winners,
-) -> Result<Vec<(&'static str, RecordBatch)>, BatchError> {
-    let arrow_error = |name: &str| {
-        let name = name.to_owned();
-        move |cause| BatchError::Arrow { name, cause }
-    };
-    let mut batches = tables.to_record_batches().map_err(arrow_error("tables"))?;
-    batches.extend(views.to_record_batches().map_err(arrow_error("views"))?);
-    batches.push((
-        snapshots::NAME,
-        snapshots::to_record_batch(winners).map_err(arrow_error(snapshots::NAME))?,
-    ));
-    Ok(batches)
+/// Writes every table and view of the batch view, and [`snapshots`] (each scope's winning
+/// snapshot with its rows, which later layers merge against), as version `version`'s Parquet
+/// files; returns the rows of each.
+///
+/// The three groups of outputs (snapshots, tables, views) are built and encoded on blocking
+/// threads at once, the snapshots while the tables are still being computed, and each file is
+/// written as soon as it is encoded: each local write waits on fsync, each S3 write on a
+/// round trip.
+async fn write_outputs(
+    store: &Arc<Store>,
+    version: u64,
+    winners: Winners,
+    issues: &[Issue],
+) -> Result<BTreeMap<String, u64>, BatchError> {
+    let winners = Arc::new(winners);
+    let mut encoding = JoinSet::new();
+    let snapshots_of = winners.clone();
+    encoding.spawn_blocking(move || {
+        let batch =
+            snapshots::to_record_batch(&snapshots_of).map_err(arrow_error(snapshots::NAME))?;
+        encode(version, vec![(snapshots::NAME, batch)])
+    });
+    let tables = current_tables(&winners);
+    let views = Views::compute(&tables, issues);
+    encoding.spawn_blocking(move || {
+        encode(
+            version,
+            tables.to_record_batches().map_err(arrow_error("tables"))?,
+        )
+    });
+    encoding.spawn_blocking(move || {
+        encode(
+            version,
+            views.to_record_batches().map_err(arrow_error("views"))?,
+        )
+    });
+
+    let mut rows = BTreeMap::new();
+    let mut writes = JoinSet::new();
+    while let Some(encoded) = encoding.join_next().await {
+        let encoded = encoded.map_err(|e| BatchError::Dataflow(e.to_string()))??;
+        for (name, key, bytes, count) in encoded {
+            rows.insert(name.to_owned(), count);
+            let store = store.clone();
+            writes.spawn(async move {
+                store
+                    .put(&key, bytes, "application/vnd.apache.parquet")
+                    .await
+            });
+        }
+    }
+    while let Some(written) = writes.join_next().await {
+        written.map_err(|e| BatchError::Dataflow(e.to_string()))??;
+    }
+    Ok(rows)
+}
+
+/// The Parquet file of each of `batches` in version `version`: name, key, bytes and rows.
+fn encode(
+    version: u64,
+    batches: Vec<(&'static str, RecordBatch)>,
+) -> Result<Vec<(&'static str, String, Bytes, u64)>, BatchError> {
+    batches
+        .into_iter()
+        .map(|(name, batch)| {
+            let key = layout::part_key(version, name);
+            let bytes = layout::parquet_bytes(&key, &batch)?;
+            Ok((name, key, bytes, batch.num_rows() as u64))
+        })
+        .collect()
+}
+
+fn arrow_error(name: &str) -> impl FnOnce(arrow::error::ArrowError) -> BatchError {
+    let name = name.to_owned();
+    move |cause| BatchError::Arrow { name, cause }
 }

@@ -1,8 +1,7 @@
 //! Reading raw objects: every line of an object folded into one worker's partial result, the
 //! winning snapshot per scope plus the faults found.
 
-use carlambda_schemas::line::{Candidate, LineOutcome, read_line};
-use carlambda_schemas::normalize::normalize;
+use carlambda_schemas::line::{Candidate, KnownBodies, LineOutcome, read_line};
 use carlambda_views::{Category, Issue, Snapshot, Winners};
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +15,9 @@ pub struct Partial {
     pub counts: Counts,
     /// Objects that could not be read, with why; the batch must not publish then.
     pub failures: Vec<String>,
+    /// The bodies this share has read whole; not part of the result.
+    #[serde(skip)]
+    known: KnownBodies,
 }
 
 impl Partial {
@@ -41,7 +43,7 @@ impl Partial {
             line: line_number,
             detail,
         };
-        let outcome = read_line(line);
+        let outcome = read_line(line, &mut self.known);
         if !matches!(outcome, LineOutcome::Blank) {
             self.counts.records += 1;
         }
@@ -90,7 +92,7 @@ impl Partial {
             .would_win(&candidate.scope, (candidate.fetched_at, &record_id))
         {
             self.winners.offer(Snapshot {
-                rows: normalize(&candidate.response).into(),
+                rows: candidate.rows().into(),
                 scope: candidate.scope,
                 record_id: record_id.into(),
                 fetched_at: candidate.fetched_at,

@@ -1,13 +1,15 @@
 //! Reading one line of a raw object: a raw record envelope, or a legacy Firehose object (a bare
 //! model response with a float `time_stamp`), into what the layers act on.
 
-use std::borrow::Cow;
+use std::collections::HashMap;
 
 use serde::Deserialize;
-use sonic_rs::LazyValue;
+use serde_json::value::RawValue;
 
 use crate::edmunds::{self, ModelResponse, ModelYearStyles, Reading, Response, Text};
+use crate::normalize::normalize;
 use crate::record::{self, Body, RecordParts};
+use crate::rows::SnapshotRows;
 use crate::{ErrorKind, FetchError, FetchedAt, RawRecord, Scope};
 
 /// The source of legacy Firehose objects: the old pipeline polled the Edmunds API.
@@ -33,8 +35,44 @@ pub enum LineOutcome<'a> {
 pub struct Candidate<'a> {
     pub scope: Scope,
     pub fetched_at: FetchedAt,
-    pub response: Response<'a>,
+    body: CandidateBody<'a>,
     id: CandidateId<'a>,
+}
+
+/// A candidate's response: read whole, or known to read as its scope's response (its bytes
+/// were read whole before) and read only when its rows are wanted.
+#[derive(Debug)]
+enum CandidateBody<'a> {
+    Read(Response<'a>),
+    KnownEnvelope(&'a str),
+    KnownLegacy {
+        id: Text<'a>,
+        name: Option<Text<'a>>,
+        nice_name: Option<Text<'a>>,
+        years: &'a str,
+    },
+}
+
+/// Per scope, the last body read whole and found to be the scope's response. A line repeating
+/// it byte for byte is only scanned, not read into typed values, unless it can win: an hourly
+/// poll of an unchanged model costs a scan and a comparison.
+///
+/// Reading a known body again gives what it gave the first time, so a line's outcome is the
+/// same whether or not its body was known.
+#[derive(Clone, Debug, Default)]
+pub struct KnownBodies {
+    /// By the envelope's scope, its body.
+    envelopes: HashMap<String, Box<str>>,
+    /// By the legacy line's model id, its `years`.
+    legacy_years: HashMap<String, Box<str>>,
+}
+
+fn knows(known: &HashMap<String, Box<str>>, key: &str, body: &str) -> bool {
+    known.get(key).is_some_and(|last| **last == *body)
+}
+
+fn remember(known: &mut HashMap<String, Box<str>>, key: &str, body: &str) {
+    known.insert(key.to_owned(), body.into());
 }
 
 #[derive(Debug)]
@@ -52,6 +90,31 @@ impl Candidate<'_> {
         match &self.id {
             CandidateId::Known(id) => id.clone(),
             CandidateId::LegacyLine(text) => legacy_record_id(self.fetched_at, text),
+        }
+    }
+
+    /// The rows the snapshot contributes.
+    pub fn rows(&self) -> SnapshotRows {
+        const KNOWN: &str = "a known body reads as it read before";
+        match &self.body {
+            CandidateBody::Read(response) => normalize(response),
+            CandidateBody::KnownEnvelope(body) => {
+                match edmunds::read_for_scope(&self.scope, body) {
+                    Ok(Reading::Response(response)) => normalize(&response),
+                    _ => unreachable!("{KNOWN}"),
+                }
+            }
+            CandidateBody::KnownLegacy {
+                id,
+                name,
+                nice_name,
+                years,
+            } => normalize(&Response::Model(ModelResponse {
+                id: id.clone(),
+                name: name.clone(),
+                nice_name: nice_name.clone(),
+                years: sonic_rs::from_str(years).expect(KNOWN),
+            })),
         }
     }
 }
@@ -128,7 +191,7 @@ struct LineFields<'a> {
     #[serde(borrow, rename = "fetched_at")]
     fetched_at: Option<Text<'a>>,
     #[serde(borrow)]
-    body: Option<LazyValue<'a>>,
+    body: Option<&'a RawValue>,
     error: Option<FetchError>,
 
     #[serde(rename = "time_stamp")]
@@ -139,8 +202,9 @@ struct LineFields<'a> {
     name: Option<Text<'a>>,
     #[serde(borrow)]
     nice_name: Option<Text<'a>>,
+    /// Scanned only: read into typed values unless its bytes are known (see [`KnownBodies`]).
     #[serde(borrow)]
-    years: Option<Vec<ModelYearStyles<'a>>>,
+    years: Option<&'a RawValue>,
     #[serde(borrow)]
     error_type: Option<Text<'a>>,
     #[serde(borrow)]
@@ -150,8 +214,9 @@ struct LineFields<'a> {
 }
 
 /// Reads one line (without its newline) of a raw object. Never panics: whatever cannot be
-/// understood is a [`LineOutcome::Rejected`] with the reason.
-pub fn read_line(line: &[u8]) -> LineOutcome<'_> {
+/// understood is a [`LineOutcome::Rejected`] with the reason. `known` holds the bodies read
+/// before; this line's is added when it reads as its scope's response.
+pub fn read_line<'a>(line: &'a [u8], known: &mut KnownBodies) -> LineOutcome<'a> {
     let Ok(text) = std::str::from_utf8(line) else {
         return LineOutcome::Rejected(Rejection::new(RejectKind::NotJson, "line is not UTF-8"));
     };
@@ -159,21 +224,16 @@ pub fn read_line(line: &[u8]) -> LineOutcome<'_> {
     if text.trim().is_empty() {
         return LineOutcome::Blank;
     }
-    // sonic-rs rather than serde_json on this path: every line of every raw object passes here,
-    // and its SIMD scanning halves the cost of the typed parse that dominates a batch.
-    let fields: LineFields = match sonic_rs::from_str(text) {
+    // serde_json scans the bodies (left raw here) at twice sonic-rs's speed; the typed reads
+    // of the bodies that are new use sonic-rs, which reads typed values at twice serde_json's.
+    let fields: LineFields = match serde_json::from_str(text) {
         Ok(fields) => fields,
-        Err(e) => {
-            return LineOutcome::Rejected(Rejection::new(
-                RejectKind::NotJson,
-                format!("not a JSON object: {e}"),
-            ));
-        }
+        Err(e) => return not_an_object(e.to_string()),
     };
     if fields.record_id.is_some() {
-        read_envelope(fields)
+        read_envelope(fields, known)
     } else if fields.time_stamp.is_some() {
-        read_legacy(fields, text)
+        read_legacy(fields, text, known)
     } else {
         LineOutcome::Rejected(Rejection::new(
             RejectKind::UnknownLine,
@@ -182,7 +242,7 @@ pub fn read_line(line: &[u8]) -> LineOutcome<'_> {
     }
 }
 
-fn read_envelope(fields: LineFields<'_>) -> LineOutcome<'_> {
+fn read_envelope<'a>(fields: LineFields<'a>, known: &mut KnownBodies) -> LineOutcome<'a> {
     let record_id = fields.record_id.as_ref().map(Text::to_owned_string);
     let endpoint = fields
         .endpoint
@@ -245,20 +305,26 @@ fn read_envelope(fields: LineFields<'_>) -> LineOutcome<'_> {
         Some(Err(e)) => return reject(RejectKind::BadEnvelope, e.to_string()),
         None => return reject(RejectKind::BadEnvelope, "envelope without a scope".into()),
     };
-    // Only a JSON string with escapes comes back owned; a string is never a response.
-    let Cow::Borrowed(body) = body.as_raw_cow() else {
-        return reject(
-            RejectKind::WrongShape,
-            "body is a JSON string, not a response".into(),
-        );
-    };
-    match edmunds::read_for_scope(&scope, body) {
-        Ok(Reading::Response(response)) => LineOutcome::Snapshot(Candidate {
+    let body = body.get();
+    let scope_text = fields.scope.as_ref().map_or("", Text::as_str);
+    if knows(&known.envelopes, scope_text, body) {
+        return LineOutcome::Snapshot(Candidate {
             scope,
             fetched_at,
-            response,
+            body: CandidateBody::KnownEnvelope(body),
             id: CandidateId::Known(record_id),
-        }),
+        });
+    }
+    match edmunds::read_for_scope(&scope, body) {
+        Ok(Reading::Response(response)) => {
+            remember(&mut known.envelopes, scope_text, body);
+            LineOutcome::Snapshot(Candidate {
+                scope,
+                fetched_at,
+                body: CandidateBody::Read(response),
+                id: CandidateId::Known(record_id),
+            })
+        }
         Ok(Reading::ApiError(api_error)) => LineOutcome::Error(ErrorRecord {
             record_id,
             endpoint,
@@ -269,7 +335,11 @@ fn read_envelope(fields: LineFields<'_>) -> LineOutcome<'_> {
     }
 }
 
-fn read_legacy<'a>(fields: LineFields<'a>, text: &'a str) -> LineOutcome<'a> {
+fn read_legacy<'a>(
+    fields: LineFields<'a>,
+    text: &'a str,
+    known: &mut KnownBodies,
+) -> LineOutcome<'a> {
     let time_stamp = fields
         .time_stamp
         .expect("read_line only sends lines with a time_stamp");
@@ -302,17 +372,43 @@ fn read_legacy<'a>(fields: LineFields<'a>, text: &'a str) -> LineOutcome<'a> {
             reason: "legacy object is not a model response (no id or no years)".into(),
         });
     };
+    // Every line is read whole once its bytes are new, known or not: a wrong type anywhere
+    // rejects the line, wherever it sits among its scope's snapshots.
+    let years = years.get();
+    let body = if knows(&known.legacy_years, id.as_str(), years) {
+        CandidateBody::KnownLegacy {
+            id: id.clone(),
+            name: fields.name,
+            nice_name: fields.nice_name,
+            years,
+        }
+    } else {
+        let read: Vec<ModelYearStyles> = match sonic_rs::from_str(years) {
+            Ok(read) => read,
+            Err(e) => return not_an_object(e.to_string()),
+        };
+        remember(&mut known.legacy_years, id.as_str(), years);
+        CandidateBody::Read(Response::Model(ModelResponse {
+            id: id.clone(),
+            name: fields.name,
+            nice_name: fields.nice_name,
+            years: read,
+        }))
+    };
     LineOutcome::Snapshot(Candidate {
         scope: Scope::Model(id.to_owned_string()),
         id: CandidateId::LegacyLine(text),
         fetched_at,
-        response: Response::Model(ModelResponse {
-            id,
-            name: fields.name,
-            nice_name: fields.nice_name,
-            years,
-        }),
+        body,
     })
+}
+
+/// A line whose JSON does not have the types of the fields it is read into.
+fn not_an_object(cause: String) -> LineOutcome<'static> {
+    LineOutcome::Rejected(Rejection::new(
+        RejectKind::NotJson,
+        format!("not a JSON object: {cause}"),
+    ))
 }
 
 fn legacy_record_id(fetched_at: FetchedAt, text: &str) -> String {
@@ -370,7 +466,7 @@ mod tests {
     const HUMMER: &str = r#"{"time_stamp": 1488433069.071519, "years": [{"styles": [{"trim": "Hard Top", "submodel": {"body": "SUV", "modelName": "Hummer SUV", "niceName": "suv"}, "id": 8769, "name": "Hard Top 2dr SUV AWD"}], "id": 3407, "year": 1998}], "id": "AM_General_Hummer", "niceName": "hummer", "name": "Hummer"}"#;
 
     fn rejection(line: &str) -> String {
-        match read_line(line.as_bytes()) {
+        match read_line(line.as_bytes(), &mut KnownBodies::default()) {
             LineOutcome::Rejected(rejection) => rejection.reason,
             other => panic!("{line} was not rejected: {other:?}"),
         }
@@ -378,7 +474,9 @@ mod tests {
 
     #[test]
     fn a_legacy_line_is_a_model_snapshot() {
-        let LineOutcome::Snapshot(candidate) = read_line(HUMMER.as_bytes()) else {
+        let LineOutcome::Snapshot(candidate) =
+            read_line(HUMMER.as_bytes(), &mut KnownBodies::default())
+        else {
             panic!("not a snapshot");
         };
         assert_eq!(candidate.scope.to_string(), "model:AM_General_Hummer");
@@ -387,14 +485,18 @@ mod tests {
 
     #[test]
     fn a_converted_legacy_line_keeps_its_record_id() {
-        let LineOutcome::Snapshot(in_place) = read_line(HUMMER.as_bytes()) else {
+        let LineOutcome::Snapshot(in_place) =
+            read_line(HUMMER.as_bytes(), &mut KnownBodies::default())
+        else {
             panic!("not a snapshot");
         };
         let record = legacy_record(HUMMER).unwrap();
         assert_eq!(record.record_id, in_place.record_id());
 
         let line = record.to_line();
-        let LineOutcome::Snapshot(converted) = read_line(line.trim_end().as_bytes()) else {
+        let LineOutcome::Snapshot(converted) =
+            read_line(line.trim_end().as_bytes(), &mut KnownBodies::default())
+        else {
             panic!("converted record is not a snapshot");
         };
         assert_eq!(converted.record_id(), in_place.record_id());
@@ -405,7 +507,8 @@ mod tests {
     #[test]
     fn a_legacy_error_body_reads_the_same_in_place_and_converted() {
         let line = r#"{"time_stamp": 2.5, "errorType": "NOT_FOUND", "message": "gone ", "status": "NOT_FOUND"}"#;
-        let LineOutcome::Error(in_place) = read_line(line.as_bytes()) else {
+        let LineOutcome::Error(in_place) = read_line(line.as_bytes(), &mut KnownBodies::default())
+        else {
             panic!("not an error record");
         };
         let converted = legacy_record(line).unwrap();
@@ -416,7 +519,8 @@ mod tests {
     #[test]
     fn an_envelope_with_an_error_is_an_error_record() {
         let line = r#"{"v":1,"record_id":"abc","source":"s","endpoint":"/e","scope":"catalog","fetched_at":"2017-03-02T05:37:49.071Z","http_status":null,"body":null,"error":{"kind":"timeout","message":"no answer in 10 s"}}"#;
-        let LineOutcome::Error(error) = read_line(line.as_bytes()) else {
+        let LineOutcome::Error(error) = read_line(line.as_bytes(), &mut KnownBodies::default())
+        else {
             panic!("not an error record");
         };
         assert_eq!(error.kind, ErrorKind::Timeout);
@@ -427,7 +531,7 @@ mod tests {
     fn an_error_body_is_an_api_error_record() {
         let line = r#"{"v":1,"record_id":"abc","source":"s","endpoint":"/e","scope":"model:X","fetched_at":"2017-03-02T05:37:49.071Z","http_status":400,"body":{"errorType":"INCORRECT_PARAMS","message":"m","status":"BAD_REQUEST"},"error":null}"#;
         assert!(matches!(
-            read_line(line.as_bytes()),
+            read_line(line.as_bytes(), &mut KnownBodies::default()),
             LineOutcome::Error(ErrorRecord {
                 kind: ErrorKind::Api,
                 ..
@@ -458,8 +562,68 @@ mod tests {
     }
 
     #[test]
+    fn a_known_body_reads_as_it_read_the_first_time() {
+        let mut known = KnownBodies::default();
+        let candidate =
+            |line: &str, known: &mut KnownBodies| match read_line(line.as_bytes(), known) {
+                LineOutcome::Snapshot(candidate) => (candidate.record_id(), candidate.rows()),
+                other => panic!("not a snapshot: {other:?}"),
+            };
+        let first = candidate(HUMMER, &mut known);
+        let again = candidate(HUMMER, &mut known);
+        assert_eq!(again, first);
+        assert_eq!(first.1.styles.len(), 1);
+
+        let later = HUMMER.replace("1488433069.071519", "1488436669.5");
+        let (later_id, later_rows) = candidate(&later, &mut known);
+        assert_ne!(later_id, first.0, "another poll is another record");
+        assert_eq!(later_rows, first.1, "with the same rows");
+    }
+
+    #[test]
+    fn a_changed_body_after_a_known_one_is_read_whole() {
+        let mut known = KnownBodies::default();
+        assert!(matches!(
+            read_line(HUMMER.as_bytes(), &mut known),
+            LineOutcome::Snapshot(_)
+        ));
+        let wrong_type = HUMMER.replace(r#""id": 8769"#, r#""id": "8769""#);
+        assert!(matches!(
+            read_line(wrong_type.as_bytes(), &mut known),
+            LineOutcome::Rejected(Rejection {
+                kind: RejectKind::NotJson,
+                ..
+            })
+        ));
+
+        let envelope = |body: &str| {
+            format!(
+                r#"{{"v":1,"record_id":"r","source":"s","endpoint":"/e","scope":"model:M","fetched_at":"2017-03-02T05:37:49.071Z","http_status":200,"body":{body},"error":null}}"#
+            )
+        };
+        let good = envelope(r#"{"id":"M","years":[{"id":1,"year":2000,"styles":[]}]}"#);
+        let other_model = envelope(r#"{"id":"N","years":[{"id":1,"year":2000,"styles":[]}]}"#);
+        for _ in 0..2 {
+            assert!(matches!(
+                read_line(good.as_bytes(), &mut known),
+                LineOutcome::Snapshot(_)
+            ));
+            assert!(matches!(
+                read_line(other_model.as_bytes(), &mut known),
+                LineOutcome::Rejected(Rejection {
+                    kind: RejectKind::WrongShape,
+                    ..
+                })
+            ));
+        }
+    }
+
+    #[test]
     fn blank_lines_carry_nothing() {
-        assert!(matches!(read_line(b"  \r"), LineOutcome::Blank));
+        assert!(matches!(
+            read_line(b"  \r", &mut KnownBodies::default()),
+            LineOutcome::Blank
+        ));
     }
 
     #[test]
@@ -468,7 +632,7 @@ mod tests {
     }
 
     fn rejection_bytes(line: &[u8]) -> String {
-        match read_line(line) {
+        match read_line(line, &mut KnownBodies::default()) {
             LineOutcome::Rejected(rejection) => rejection.reason,
             other => panic!("not rejected: {other:?}"),
         }
