@@ -7,6 +7,7 @@ Run by bench/compare; see bench/README.md.
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -15,35 +16,56 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def timed_engine(engine, store, workdir):
-    """Runs engines.py for `engine` as its own process; returns (seconds, result)."""
-    out = os.path.join(workdir, f"{engine}.json")
+def run_engine(engine, store, out):
+    """Runs engines.py for `engine` as its own process, writing its result to `out`; returns
+    the seconds it took from launch."""
     started = time.monotonic()
     subprocess.run(
         [sys.executable, os.path.join(HERE, "engines.py"), engine, store, out], check=True
     )
-    seconds = time.monotonic() - started
+    return time.monotonic() - started
+
+
+def timed_engine(engine, store, workdir, runs):
+    """Runs `engine` once to warm up and `runs` times counted; returns (the median seconds,
+    the result)."""
+    out = os.path.join(workdir, f"{engine}.json")
+    run_engine(engine, store, out)
+    took = [run_engine(engine, store, out) for _ in range(runs)]
     with open(out) as f:
-        return seconds, json.load(f)
+        return statistics.median(took), json.load(f)
+
+
+def result_of(engine, store, workdir):
+    """What `engine` computes, from one run."""
+    out = os.path.join(workdir, f"{engine}.json")
+    run_engine(engine, store, out)
+    with open(out) as f:
+        return json.load(f)
 
 
 PARSERS = ("serde-json", "sonic-rs")
 
 
-def floor(bench_bin, store):
-    """The parse floor at 1 and 2 threads with each parser, {(parser, threads): figures}."""
-    floors = {}
-    for parser in PARSERS:
-        done = subprocess.run(
-            [bench_bin, "floor", os.path.join(store, "raw"), "--threads", "1,2",
-             "--parser", parser],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        for r in map(json.loads, done.stdout.splitlines()):
-            floors[(parser, r["threads"])] = r
-    return floors
+def floor(bench_bin, store, runs):
+    """The parse floor at 1 and 2 threads with each parser, {(parser, threads): figures}: of
+    `runs` passes, the one of median time."""
+    passes = {}
+    for _ in range(runs):
+        for parser in PARSERS:
+            done = subprocess.run(
+                [bench_bin, "floor", os.path.join(store, "raw"), "--threads", "1,2",
+                 "--parser", parser],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            for r in map(json.loads, done.stdout.splitlines()):
+                passes.setdefault((parser, r["threads"]), []).append(r)
+    return {
+        key: sorted(figures, key=lambda r: r["seconds"])[len(figures) // 2]
+        for key, figures in passes.items()
+    }
 
 
 def differences(name, reference, other):
@@ -68,21 +90,22 @@ def main():
     parser.add_argument("--bench-bin", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--skip", action="append", default=[])
+    parser.add_argument("--runs", type=int, default=3, help="counted runs of each engine")
     args = parser.parse_args()
 
     with open(args.batch) as f:
         batch = json.load(f)
-    floors = floor(args.bench_bin, args.store)
+    floors = floor(args.bench_bin, args.store, args.runs)
 
     with tempfile.TemporaryDirectory(prefix="carlambda-compare-") as workdir:
-        _, reference = timed_engine("carlambda", args.store, workdir)
+        reference = result_of("carlambda", args.store, workdir)
         times = {"carlambda": batch["wall_seconds"]}
         results = {}
         for engine in ("duckdb", "spark"):
             if engine in args.skip:
                 continue
             print(f"bench/compare: running {engine}", file=sys.stderr)
-            times[engine], results[engine] = timed_engine(engine, args.store, workdir)
+            times[engine], results[engine] = timed_engine(engine, args.store, workdir, args.runs)
 
     problems = []
     for engine, result in results.items():
@@ -96,6 +119,8 @@ def main():
     )
     print(f"rows (carlambda): {json.dumps(reference['tables'])}")
     print()
+    print(f"wall times: medians of {args.runs} runs after one to warm up "
+          f"(carlambda: {batch['runs']}, {batch['wall_min']:.2f} to {batch['wall_max']:.2f} s)")
     print(f"{'engine':<28}{'wall s':>9}{'MB/s':>9}{'records/s':>12}{'x carlambda':>13}")
     rows = [("carlambda batch --workers 2", times["carlambda"])]
     rows += [(f"duckdb (threads=2)", times["duckdb"])] if "duckdb" in times else []

@@ -26,7 +26,9 @@ pub fn to_record_batch(winners: &Winners) -> Result<RecordBatch, ArrowError> {
     let fetched_at = winners.snapshots().map(|s| s.fetched_at.unix_millis());
     let rows = winners
         .snapshots()
-        .map(|s| serde_json::to_string(&s.rows).map(Some))
+        // sonic-rs writes the same JSON as serde_json in half the time; 28,000 styles of rows
+        // are a good part of a batch's last step.
+        .map(|s| sonic_rs::to_string(&s.rows).map(Some))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ArrowError::JsonError(e.to_string()))?;
     let columns: [(&str, ArrayRef); 4] = [
@@ -77,7 +79,7 @@ fn winners(batches: &[RecordBatch]) -> Result<Winners, String> {
                 return Err(format!("row {i} has a null scope, record_id or rows"));
             }
             let scope = scopes.value(i);
-            let snapshot_rows: SnapshotRows = serde_json::from_str(rows.value(i))
+            let snapshot_rows: SnapshotRows = sonic_rs::from_str(rows.value(i))
                 .map_err(|e| format!("the rows of scope {scope}: {e}"))?;
             winners.offer(Snapshot {
                 scope: scope.parse().map_err(|e| format!("scope {scope:?}: {e}"))?,

@@ -141,23 +141,30 @@ impl Tables {
 pub fn current_tables(winners: &Winners) -> Tables {
     let mut newest_first: Vec<&Snapshot> = winners.snapshots().collect();
     newest_first.sort_by(|a, b| b.rank().cmp(&a.rank()));
+    let newest_first = &newest_first;
 
-    let mut tables = Tables::default();
-    merge_into(&mut tables.makes, &newest_first, |rows| &rows.makes);
-    merge_into(&mut tables.models, &newest_first, |rows| &rows.models);
-    merge_into(&mut tables.model_years, &newest_first, |rows| {
-        &rows.model_years
-    });
-    merge_into(&mut tables.submodels, &newest_first, |rows| &rows.submodels);
-    merge_into(&mut tables.styles, &newest_first, |rows| &rows.styles);
-    tables
+    // The tables are independent of each other: styles, much the largest, on a thread of its
+    // own beside the other four.
+    std::thread::scope(|scope| {
+        let styles = scope.spawn(|| merged(newest_first, |rows| &rows.styles));
+        let tables = Tables {
+            makes: merged(newest_first, |rows| &rows.makes),
+            models: merged(newest_first, |rows| &rows.models),
+            model_years: merged(newest_first, |rows| &rows.model_years),
+            submodels: merged(newest_first, |rows| &rows.submodels),
+            styles: Vec::new(),
+        };
+        Tables {
+            styles: styles.join().expect("merging rows never panics"),
+            ..tables
+        }
+    })
 }
 
-fn merge_into<T: TableRow>(
-    table: &mut Vec<Traced<T>>,
+fn merged<T: TableRow + Send>(
     newest_first: &[&Snapshot],
     rows_of: impl Fn(&SnapshotRows) -> &Vec<T>,
-) {
+) -> Vec<Traced<T>> {
     let mut by_key: BTreeMap<T::Key, Traced<T>> = BTreeMap::new();
     for snapshot in newest_first {
         for row in rows_of(&snapshot.rows) {
@@ -173,7 +180,7 @@ fn merge_into<T: TableRow>(
             }
         }
     }
-    *table = by_key.into_values().collect();
+    by_key.into_values().collect()
 }
 
 #[cfg(test)]
