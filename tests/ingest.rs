@@ -1,5 +1,5 @@
 //! The live path end to end: `carlambda simulate-api` serving, `carlambda ingest` polling it
-//! into the local stream, and what both wrote.
+//! into the local stream, what both wrote, and the tables the archived records give.
 
 mod common;
 
@@ -13,7 +13,7 @@ use carlambda_schemas::RawRecord;
 use carlambda_schemas::record::one_line_json;
 use carlambda_simulator::FaultConfig;
 use carlambda_stream::{Position, Stream};
-use common::recorded_data;
+use common::{carlambda, read_rows, recorded_data};
 use serde_json::Value;
 
 const KEY: &str = "e2e-secret-key-7f3a91";
@@ -273,7 +273,7 @@ fn a_500_model_pass_through_faults_accounts_for_every_call_and_never_shows_the_k
 }
 
 #[test]
-fn serving_the_recorded_data_gives_the_recorded_bodies() {
+fn polling_the_recorded_data_gives_its_bodies_and_the_tables_of_importing_it() {
     let dir = tempfile::tempdir().unwrap();
     let recorded = recorded_data();
     let simulator = Simulator::start(&["--recorded", recorded.to_str().unwrap()]);
@@ -316,4 +316,34 @@ fn serving_the_recorded_data_gives_the_recorded_bodies() {
         .filter(|r| r.http_status == Some(404) && r.error.is_some())
         .count();
     assert_eq!(not_recorded, 1122);
+
+    // Archived and batched, the polled responses give the tables that importing the recorded
+    // files gives: the same rows, traced to other records.
+    carlambda(
+        dir.path(),
+        "store",
+        &["--stream", "stream", "archive", "--drain"],
+    );
+    carlambda(dir.path(), "store", &["batch"]);
+    let imported = dir.path().join("imported").display().to_string();
+    carlambda(
+        dir.path(),
+        &imported,
+        &["import", recorded.to_str().unwrap()],
+    );
+    carlambda(dir.path(), &imported, &["batch"]);
+    let polled = dir.path().join("store").display().to_string();
+    for table in carlambda_schemas::arrow::TABLE_NAMES {
+        let untraced = |store: &str| {
+            let mut rows = read_rows(store, table);
+            for row in &mut rows {
+                row.remove("record_id");
+                row.remove("fetched_at");
+            }
+            rows
+        };
+        let (from_polls, from_files) = (untraced(&polled), untraced(&imported));
+        assert!(!from_polls.is_empty(), "{table} has rows");
+        assert_eq!(from_polls, from_files, "{table}");
+    }
 }
