@@ -185,34 +185,35 @@ fn a_500_model_pass_through_faults_accounts_for_every_call_and_never_shows_the_k
     let records = stream_records(&dir.path().join("stream"));
     let served = log_lines(&log);
     assert!(served.len() >= 500, "{} calls", served.len());
-    let answered = |pairs: Vec<(String, u64)>| {
-        let mut counts = BTreeMap::new();
-        for pair in pairs {
-            *counts.entry(pair).or_insert(0) += 1;
-        }
-        counts
-    };
     let from_records = records
         .iter()
-        .map(|r| (r.endpoint.clone(), u64::from(r.http_status.unwrap())))
-        .collect();
-    let from_log = served
-        .iter()
-        .map(|l| {
-            (
-                l["path"].as_str().unwrap().to_owned(),
-                l["status"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    assert_eq!(
-        answered(from_records),
-        answered(from_log),
-        "one record per call"
-    );
+        .map(|r| (r.endpoint.clone(), u64::from(r.http_status.unwrap())));
+    let from_log = served.iter().map(|l| {
+        (
+            l["path"].as_str().unwrap().to_owned(),
+            l["status"].as_u64().unwrap(),
+        )
+    });
+    assert_eq!(tally(from_records), tally(from_log), "one record per call");
 
     let good = records.iter().filter(|r| r.error.is_none()).count();
     let clean = served.iter().filter(|l| l["fault"].is_null()).count();
+    let faults = tally(
+        served
+            .iter()
+            .filter_map(|l| Some((l["fault"].as_str()?, l["status"].as_u64()?))),
+    );
+    let errors = tally(
+        records
+            .iter()
+            .filter_map(|r| Some(r.error.as_ref()?.kind.as_str())),
+    );
+    eprintln!(
+        "{} calls served, {clean} without a fault, faults (kind, status): {faults:?}; \
+         {} records, {good} good, error records by kind: {errors:?}",
+        served.len(),
+        records.len()
+    );
     assert_eq!(
         good, clean,
         "good records are the calls served without a fault"
@@ -346,4 +347,13 @@ fn polling_the_recorded_data_gives_its_bodies_and_the_tables_of_importing_it() {
         assert!(!from_polls.is_empty(), "{table} has rows");
         assert_eq!(from_polls, from_files, "{table}");
     }
+}
+
+/// How many times each item occurs.
+fn tally<K: Ord>(items: impl IntoIterator<Item = K>) -> BTreeMap<K, u64> {
+    let mut counts = BTreeMap::new();
+    for item in items {
+        *counts.entry(item).or_insert(0) += 1;
+    }
+    counts
 }

@@ -169,6 +169,12 @@ fn archive_survives_kills(workdir: &Path, store: &str, stream: &str) {
         assert!(first <= last, "{key}");
         ranges.entry(shard).or_default().push((first, last));
     }
+    eprintln!(
+        "{} records in {} objects over {} shards, each exactly once",
+        archived.len(),
+        objects.len(),
+        ranges.len()
+    );
     for (shard, mut ranges) in ranges {
         ranges.sort();
         for pair in ranges.windows(2) {
