@@ -45,6 +45,9 @@ struct Use {
     used: u32,
     /// When the last call started, in Unix milliseconds.
     last_call: Option<i64>,
+    /// Whether the API said the window's quota is spent.
+    #[serde(default)]
+    over_quota: bool,
 }
 
 /// The budget, loaded from and kept in the store.
@@ -69,11 +72,17 @@ impl Budget {
             match self.wait_before_call(now) {
                 Some(wait) => {
                     if wait >= Duration::from_secs(60) {
-                        tracing::info!(
-                            "call budget spent ({} calls in this window); waiting {}",
-                            self.config.calls_per_window,
-                            humantime::format_duration(whole_seconds(wait))
-                        );
+                        let wait = humantime::format_duration(whole_seconds(wait));
+                        if self.state.over_quota {
+                            tracing::info!(
+                                "the API said the quota is spent; waiting {wait} for the next window"
+                            );
+                        } else {
+                            tracing::info!(
+                                "call budget spent ({} calls in this window); waiting {wait}",
+                                self.state.used
+                            );
+                        }
                     }
                     tokio::time::sleep(wait).await;
                 }
@@ -89,6 +98,7 @@ impl Budget {
     pub async fn spend_window(&mut self, store: &Store) -> Result<(), StateError> {
         self.roll_window(FetchedAt::now().unix_millis());
         self.state.used = self.state.used.max(self.config.calls_per_window);
+        self.state.over_quota = true;
         state::save(store, BUDGET_KEY, &self.state).await
     }
 
@@ -115,6 +125,7 @@ impl Budget {
         if start != self.state.window_start {
             self.state.window_start = start;
             self.state.used = 0;
+            self.state.over_quota = false;
         }
     }
 }

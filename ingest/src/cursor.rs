@@ -62,6 +62,9 @@ pub fn work_list_of_catalog(body: &str) -> Result<Vec<WorkItem>, String> {
 struct WorkList {
     /// `fetched_at` of the catalog record the list was built from.
     catalog_fetched_at: Option<FetchedAt>,
+    /// The base URL of the API that gave the catalog.
+    #[serde(default)]
+    api: Option<String>,
     models: Vec<WorkItem>,
 }
 
@@ -105,11 +108,13 @@ impl Cursor {
         self.list.models.is_empty()
     }
 
-    /// Whether the catalog should be asked for at `now`: there is no work list, or it was
-    /// last asked for `period` or more ago.
-    pub fn catalog_due(&self, now: FetchedAt, period: Duration) -> bool {
+    /// Whether the catalog of the API at `api` should be asked for at `now`: there is no work
+    /// list, or it came from another API, or the catalog was last asked for `period` or more
+    /// ago.
+    pub fn catalog_due(&self, api: &str, now: FetchedAt, period: Duration) -> bool {
         let period = i64::try_from(period.as_millis()).unwrap_or(i64::MAX);
         self.is_empty()
+            || self.list.api.as_deref() != Some(api)
             || self.position.catalog_checked_at.is_none_or(|checked| {
                 now.unix_millis().saturating_sub(checked.unix_millis()) >= period
             })
@@ -135,16 +140,19 @@ impl Cursor {
         state::save(store, CURSOR_KEY, &self.position).await
     }
 
-    /// Replaces the work list with `models` from the catalog fetched at `fetched_at`. The round
-    /// robin goes on with the first model at or after the one it was due to fetch.
+    /// Replaces the work list with `models` from the catalog the API at `api` gave at
+    /// `fetched_at`. The round robin goes on with the first model at or after the one it was
+    /// due to fetch.
     pub async fn replace_list(
         &mut self,
         store: &Store,
+        api: &str,
         models: Vec<WorkItem>,
         fetched_at: FetchedAt,
     ) -> Result<(), StateError> {
         self.list = WorkList {
             catalog_fetched_at: Some(fetched_at),
+            api: Some(api.to_owned()),
             models,
         };
         state::save(store, WORK_LIST_KEY, &self.list).await?;
@@ -191,6 +199,8 @@ mod tests {
         {"id":3,"name":"No Nice Name","models":[{"id":"N_M","niceName":"m"}]}],
         "makesCount":3}"#;
 
+    const API: &str = "https://api.edmunds.com/";
+
     #[test]
     fn the_work_list_is_every_model_that_can_be_asked_for_by_id() {
         let items = work_list_of_catalog(CATALOG).unwrap();
@@ -207,10 +217,10 @@ mod tests {
         let at: FetchedAt = "2017-03-02T05:00:00.000Z".parse().unwrap();
 
         let mut cursor = Cursor::load(&store).await.unwrap();
-        assert!(cursor.catalog_due(at, Duration::from_secs(3600)));
+        assert!(cursor.catalog_due(API, at, Duration::from_secs(3600)));
         let items = work_list_of_catalog(CATALOG).unwrap();
         cursor
-            .replace_list(&store, items.clone(), at)
+            .replace_list(&store, API, items.clone(), at)
             .await
             .unwrap();
         cursor.catalog_checked(&store, at).await.unwrap();
@@ -219,14 +229,18 @@ mod tests {
         let mut restarted = Cursor::load(&store).await.unwrap();
         assert_eq!(restarted.current().unwrap().model_id, "Lexus_GX_460");
         let later = FetchedAt::from_unix_millis(at.unix_millis() + 1000);
-        assert!(!restarted.catalog_due(later, Duration::from_secs(3600)));
+        assert!(!restarted.catalog_due(API, later, Duration::from_secs(3600)));
+        assert!(
+            restarted.catalog_due("http://127.0.0.1:9/", later, Duration::from_secs(3600)),
+            "the list of another API"
+        );
 
         let without_gx: Vec<WorkItem> = items
             .into_iter()
             .filter(|i| i.model_id != "Lexus_GX_460")
             .collect();
         restarted
-            .replace_list(&store, without_gx, later)
+            .replace_list(&store, API, without_gx, later)
             .await
             .unwrap();
         assert_eq!(restarted.current().unwrap().model_id, "Lexus_RX_350");

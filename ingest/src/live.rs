@@ -4,10 +4,11 @@
 //!
 //! Each call is made in full before the next: its attempts (retries of timeouts and 5xx with
 //! exponential backoff and jitter, waits for the next quota window after 403 or 429), then
-//! one append of its records, then the cursor moves on. A call's records are: every answer
-//! received (a 5xx that was retried included), and a failure without an answer only when it
-//! was the last attempt. Dropping the future of [`run`] at any point loses nothing: a restart
-//! repeats at most the call that was under way, and the budget counted it already.
+//! the cursor moves on. A call's records are: every answer received (a 5xx that was retried
+//! and a 429 that was waited out included), each appended before any wait, and a failure
+//! without an answer only when it was the last attempt. Dropping the future of [`run`] at any
+//! point loses nothing: a restart repeats at most the call that was under way, and the budget
+//! counted it already.
 
 use std::time::Duration;
 
@@ -144,10 +145,11 @@ impl<S: RecordSink> Poller<'_, S> {
     async fn run(&mut self) -> Result<(), LiveError> {
         let mut done_this_pass = 0;
         loop {
-            if self
-                .cursor
-                .catalog_due(FetchedAt::now(), self.options.catalog_period)
-            {
+            if self.cursor.catalog_due(
+                self.client.base_url(),
+                FetchedAt::now(),
+                self.options.catalog_period,
+            ) {
                 self.refresh_catalog().await?;
             }
             if self.options.once && done_this_pass >= self.cursor.len() {
@@ -185,7 +187,7 @@ impl<S: RecordSink> Poller<'_, S> {
                 );
                 self.summary.catalogs += 1;
                 self.cursor
-                    .replace_list(self.store, models, last.fetched_at)
+                    .replace_list(self.store, self.client.base_url(), models, last.fetched_at)
                     .await?;
             }
             Err(reason) if self.cursor.is_empty() && self.options.once => {
@@ -201,67 +203,58 @@ impl<S: RecordSink> Poller<'_, S> {
         Ok(())
     }
 
-    /// One call: its attempts, then one append of their records. Returns the last record.
+    /// One call: its attempts, each answer appended as soon as it is received, before any
+    /// wait for a retry or for the next window. Returns the last record.
     async fn call(&mut self, endpoint: &Endpoint) -> Result<RawRecord, LiveError> {
-        let mut records = Vec::new();
         let mut delays = self.options.retry.delays();
-        let outcome = loop {
+        loop {
             self.budget.take(self.store).await?;
             self.summary.calls += 1;
             let Attempt { record, verdict } = self.client.fetch(endpoint).await;
-            let answered = record.http_status.is_some();
-            match verdict {
-                Verdict::Good | Verdict::Failed => break Ok(record),
+            let next = match verdict {
+                Verdict::Good | Verdict::Failed => Next::Done,
                 Verdict::Unauthorized => {
-                    records.push(record);
-                    break Err(LiveError::Unauthorized {
+                    self.append(&record).await?;
+                    return Err(LiveError::Unauthorized {
                         endpoint: endpoint.path(),
                     });
                 }
-                Verdict::OverQuota => {
+                Verdict::OverQuota => Next::NextWindow,
+                Verdict::Transient => delays.next().map_or(Next::Done, Next::RetryAfter),
+            };
+            // A failure without an answer is kept only when it is the last attempt.
+            if next == Next::Done || record.http_status.is_some() {
+                self.append(&record).await?;
+            }
+            match next {
+                Next::Done => {
+                    if let Some(error) = &record.error {
+                        tracing::warn!("{}: {}: {}", record.endpoint, error.kind, error.message);
+                    }
+                    return Ok(record);
+                }
+                Next::NextWindow => {
                     self.summary.over_quota += 1;
                     tracing::warn!(
                         "{} answered HTTP {}: taken as over quota, waiting for the next window",
                         endpoint.path(),
                         record.http_status.unwrap_or_default()
                     );
-                    records.push(record);
                     self.budget.spend_window(self.store).await?;
                 }
-                Verdict::Transient => match delays.next() {
-                    Some(delay) => {
-                        warn_retry(&record, delay);
-                        if answered {
-                            records.push(record);
-                        }
-                        tokio::time::sleep(delay).await;
-                    }
-                    None => break Ok(record),
-                },
+                Next::RetryAfter(delay) => {
+                    warn_retry(&record, delay);
+                    tokio::time::sleep(delay).await;
+                }
             }
-        };
-        let last = match outcome {
-            Ok(record) => {
-                records.push(record.clone());
-                record
-            }
-            Err(error) => {
-                self.append(&records).await?;
-                return Err(error);
-            }
-        };
-        self.append(&records).await?;
-        if let Some(error) = &last.error {
-            tracing::warn!("{}: {}: {}", last.endpoint, error.kind, error.message);
         }
-        Ok(last)
     }
 
-    /// Appends `records`, asking the sink again a few times (with backoff) when it fails.
-    async fn append(&mut self, records: &[RawRecord]) -> Result<(), LiveError> {
+    /// Appends `record`, asking the sink again a few times (with backoff) when it fails.
+    async fn append(&mut self, record: &RawRecord) -> Result<(), LiveError> {
         let mut delays = self.options.retry.delays();
         loop {
-            match self.sink.append(records).await {
+            match self.sink.append(std::slice::from_ref(record)).await {
                 Ok(()) => break,
                 Err(error) => match delays.next() {
                     Some(delay) => {
@@ -272,10 +265,21 @@ impl<S: RecordSink> Poller<'_, S> {
                 },
             }
         }
-        self.summary.records += records.len() as u64;
-        self.summary.errors += records.iter().filter(|r| r.error.is_some()).count() as u64;
+        self.summary.records += 1;
+        self.summary.errors += u64::from(record.error.is_some());
         Ok(())
     }
+}
+
+/// What a call does after an attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Next {
+    /// The attempt is the call's last.
+    Done,
+    /// The API said the quota is spent: the next attempt waits for the next window.
+    NextWindow,
+    /// A transient failure: the next attempt waits this long (and for the call budget).
+    RetryAfter(Duration),
 }
 
 fn warn_retry(record: &RawRecord, delay: Duration) {
@@ -283,8 +287,10 @@ fn warn_retry(record: &RawRecord, delay: Duration) {
         format!("{}: {}", error.kind, error.message)
     });
     tracing::warn!(
-        "{}: {why}; trying again in {} ms",
+        "{}: {why}; trying again in {} at the earliest (the call budget may wait longer)",
         record.endpoint,
-        delay.as_millis()
+        humantime::format_duration(Duration::from_millis(
+            u64::try_from(delay.as_millis()).unwrap_or(u64::MAX)
+        ))
     );
 }

@@ -283,3 +283,39 @@ async fn a_refused_key_stops_with_a_clear_message() {
         "the answer is kept, and not asked again"
     );
 }
+
+#[tokio::test]
+async fn an_over_quota_answer_is_kept_before_the_wait_for_the_next_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let faults = FaultConfig {
+        throttle: 1.0,
+        ..FaultConfig::default()
+    };
+    let api = SimulatedApi::new(Answers::Generated(generated(2)), faults, None).unwrap();
+    let base = serve(api).await;
+    let store = store(dir.path()).await;
+    let sink = MemorySink::default();
+    let options = LiveOptions {
+        budget: BudgetConfig {
+            window: Duration::from_secs(3600),
+            ..fast_options().budget
+        },
+        ..fast_options()
+    };
+
+    let client = client(&base, Duration::from_secs(5));
+    let stopped = tokio::time::timeout(
+        Duration::from_secs(2),
+        live::run(&client, &sink, &store, &options),
+    )
+    .await;
+
+    assert!(stopped.is_err(), "still waiting for the next window");
+    let records = sink.taken();
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0].http_status, Some(429));
+    assert_eq!(
+        records[0].error.as_ref().map(|e| e.kind),
+        Some(ErrorKind::Api)
+    );
+}
