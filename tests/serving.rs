@@ -167,6 +167,27 @@ fn a_view_prints_whole_and_the_tables_are_listed() {
 }
 
 #[test]
+fn a_reader_that_stops_early_ends_the_query_cleanly() {
+    let store = recorded_store();
+    let mut query = Command::new(env!("CARGO_BIN_EXE_carlambda"))
+        .args(["--store", store, "query", "SELECT * FROM model_years"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    let mut stdout = std::io::BufReader::new(query.stdout.take().unwrap());
+    std::io::BufRead::read_line(&mut stdout, &mut first).unwrap();
+    assert!(first.starts_with("+-"), "{first}");
+    drop(stdout);
+
+    let output = query.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{:?}: {stderr}", output.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
 fn writes_are_refused_and_mistakes_are_named() {
     let store = recorded_store();
     let dir = tempfile::tempdir().unwrap();
@@ -177,6 +198,8 @@ fn writes_are_refused_and_mistakes_are_named() {
     let copied = carlambda_fails(store, &["query", &copy]);
     let mistake = carlambda_fails(store, &["query", "SELECT horsepower FROM styles"]);
     let unknown = carlambda_fails(store, &["query", "--view", "engines"]);
+    let typo = dir.path().join("stroe");
+    let no_store = carlambda_fails(typo.to_str().unwrap(), &["query", "--tables"]);
 
     assert!(
         refused.contains("refused, queries are read-only"),
@@ -187,6 +210,8 @@ fn writes_are_refused_and_mistakes_are_named() {
     assert!(mistake.contains("horsepower"), "{mistake}");
     assert_eq!(mistake.lines().count(), 1, "one sentence: {mistake}");
     assert!(unknown.contains("there is no `engines`"), "{unknown}");
+    assert!(no_store.contains("no such folder"), "{no_store}");
+    assert!(!typo.exists(), "a query creates no store");
     let makes = read_rows(store, "makes").len();
     assert_eq!(makes, 62, "the tables are as they were");
 }

@@ -51,7 +51,8 @@ pub enum BatchError {
         cause: arrow::error::ArrowError,
     },
     #[error(
-        "no raw records in {0}: run `carlambda import` (or point --store at the master dataset)"
+        "no raw records in {0}: run `carlambda archive --drain` to archive what ingest put on the \
+         stream, or `carlambda import` for files (or point --store at the master dataset)"
     )]
     NoRawRecords(String),
     #[error("the batch dataflow failed: {0}")]

@@ -1,7 +1,6 @@
 //! The commands of the live API: `ingest` (poll the API into the stream) and `simulate-api`
 //! (serve a simulated API to poll).
 
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -132,7 +131,7 @@ pub async fn poll(
     let summary = live::run(client, stream, store, options)
         .await
         .context("ingest failed")?;
-    println!(
+    crate::say(format_args!(
         "ingested {} models in {} calls: {} records ({} errors), {} catalogs, {} over-quota \
          answers; appended to {}",
         summary.models,
@@ -142,7 +141,7 @@ pub async fn poll(
         summary.catalogs,
         summary.over_quota,
         stream.describe()
-    );
+    ))?;
     Ok(())
 }
 
@@ -242,10 +241,7 @@ pub async fn simulate_api(args: SimulateArgs) -> Result<()> {
     let bound = listener
         .local_addr()
         .context("cannot tell the address listened on")?;
-    println!("listening on http://{bound}");
-    std::io::stdout()
-        .flush()
-        .context("cannot write to stdout")?;
+    crate::say(format_args!("listening on http://{bound}"))?;
     api.serve(listener)
         .await
         .context("the simulated API stopped")

@@ -1,7 +1,7 @@
 //! `carlambda`: the command line of the pipeline.
 //!
-//! Exit codes: 0 success, 1 the command failed (one sentence on stderr says what and where),
-//! 2 the command line itself was wrong.
+//! Exit codes: 0 success (a reader that closed the output pipe early included), 1 the command
+//! failed (one sentence on stderr says what and where), 2 the command line itself was wrong.
 
 mod config;
 mod demo;
@@ -10,7 +10,8 @@ mod serving;
 mod speed_command;
 mod stream_commands;
 
-use std::io::IsTerminal;
+use std::fmt::Display;
+use std::io::{IsTerminal, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -128,11 +129,29 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if closed_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("carlambda: {}", one_sentence(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// Writes `line` and a newline to stdout. When the reader closed the pipe
+/// (`carlambda query ... | head`), the error this returns makes `main` exit cleanly.
+pub fn say(line: impl Display) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{line}")?;
+    stdout.flush()
+}
+
+/// Whether `error` comes from writing to a pipe whose reader is gone.
+fn closed_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// The error and its causes on one line, each cause only once: many errors already print
@@ -170,7 +189,12 @@ async fn run(cli: Cli) -> Result<()> {
         .store
         .or(config.store.clone())
         .unwrap_or_else(|| "carlambda-data".into());
-    let store = Store::open(&location).await?;
+    // The commands that only read do not create a store where none is.
+    let store = if matches!(command, Command::Query(_) | Command::Serve(_)) {
+        Store::open_existing(&location).await?
+    } else {
+        Store::open(&location).await?
+    };
     let store = Arc::new(store);
     let stream = config.stream(cli.stream);
 
@@ -229,10 +253,10 @@ async fn import_paths(store: &Store, paths: &[PathBuf], options: &ImportOptions)
         (Some(key), true) => format!("wrote {key}"),
         (Some(key), false) => format!("already imported as {key}"),
     };
-    println!(
+    say(format_args!(
         "imported {} files: {} records ({} errors); {outcome}",
         summary.files, summary.records, summary.errors
-    );
+    ))?;
     Ok(())
 }
 
@@ -247,7 +271,7 @@ pub async fn batch(store: Arc<Store>, workers: usize) -> Result<()> {
         .context("batch failed")?;
     let rows = |name: &str| manifest.rows.get(name).copied().unwrap_or(0);
     let c = &manifest.counts;
-    println!(
+    say(format_args!(
         "published batch v{}: {} objects, {} records ({} rejected, {} errors), {} scopes; \
          makes {}, models {}, model_years {}, submodels {}, styles {}; {:.2} s",
         manifest.version,
@@ -262,6 +286,6 @@ pub async fn batch(store: Arc<Store>, workers: usize) -> Result<()> {
         rows("submodels"),
         rows("styles"),
         manifest.seconds
-    );
+    ))?;
     Ok(())
 }

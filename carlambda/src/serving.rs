@@ -71,7 +71,7 @@ pub async fn query(store: &Store, args: QueryArgs) -> Result<()> {
             .and_then(|answer| answer.render(args.format))
             .context("query failed")?
     };
-    print!("{output}");
+    crate::say(output.trim_end_matches('\n'))?;
     Ok(())
 }
 
@@ -94,7 +94,8 @@ pub async fn serve(store: Arc<Store>, args: ServeArgs, stream: &str, workers: us
         SpeedSource::Store
     };
     server::serve(store, options, speed, |address| {
-        println!("serving on http://{address}/");
+        // Serving goes on when nobody reads the output any more.
+        let _ = crate::say(format_args!("serving on http://{address}/"));
     })
     .await
     .context("serve failed")
@@ -103,7 +104,7 @@ pub async fn serve(store: Arc<Store>, args: ServeArgs, stream: &str, workers: us
 pub async fn publish(store: &Store, website: Option<&str>) -> Result<()> {
     let Some(website) = website else {
         let page = publish_page(store).await.context("publish failed")?;
-        println!("{page}");
+        crate::say(&page)?;
         return Ok(());
     };
     let target = Store::open(website)
@@ -113,11 +114,11 @@ pub async fn publish(store: &Store, website: Option<&str>) -> Result<()> {
     let published = publish_website(&state, &target)
         .await
         .context("publish failed")?;
-    println!(
+    crate::say(format_args!(
         "published batch v{} to {}: {}",
         published.version,
         published.location,
         published.keys.join(", ")
-    );
+    ))?;
     Ok(())
 }

@@ -70,12 +70,12 @@ pub async fn speed(store: &Store, location: &str, options: &WorkerOptions) -> Re
     })
     .await
     .with_context(|| format!("the speed worker on {} failed", stream.describe()))?;
-    println!(
+    crate::say(format_args!(
         "speed view: {} scopes, {} issues, {} records since the batch watermark",
         view.winners.len(),
         view.issues.len(),
         view.records_since_watermark,
-    );
+    ))?;
     Ok(())
 }
 

@@ -30,11 +30,11 @@ pub async fn import_to_stream(
         .await
         .context("import to the stream failed")?;
     let errors = records.iter().filter(|r| r.error.is_some()).count();
-    println!(
+    crate::say(format_args!(
         "imported {files} files: {} records ({errors} errors); appended to {}",
         records.len(),
         stream.describe()
-    );
+    ))?;
     Ok(())
 }
 
@@ -44,12 +44,12 @@ pub async fn archive(location: &str, store: &Store, options: &ArchiveOptions) ->
     let summary = archive::run(&stream, store, options)
         .await
         .with_context(|| format!("archive of {} failed", stream.describe()))?;
-    println!(
+    crate::say(format_args!(
         "archived {} records in {} objects from {} into {}",
         summary.records,
         summary.objects,
         stream.describe(),
         store.describe()
-    );
+    ))?;
     Ok(())
 }

@@ -52,6 +52,27 @@ impl Store {
         Ok(Store::Local(LocalStore::open(location).await?))
     }
 
+    /// Opens the store at `location` as [`Store::open`] does, for a reader: a local folder
+    /// that does not exist is an error rather than created, so that a mistyped `--store`
+    /// says so instead of reading an empty store.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Store::open`], and [`StoreError::InvalidLocation`] when the folder is not
+    /// there.
+    pub async fn open_existing(location: &str) -> Result<Store, StoreError> {
+        let is_local = !location.contains("://");
+        if is_local && !location.is_empty() && !std::path::Path::new(location).exists() {
+            return Err(StoreError::InvalidLocation {
+                location: location.to_owned(),
+                reason: "no such folder; name the master dataset that `carlambda import` or \
+                         `carlambda archive` wrote"
+                    .to_owned(),
+            });
+        }
+        Store::open(location).await
+    }
+
     /// Where this store lives, for logs and messages: `s3://bucket/prefix` or the absolute path
     /// of the folder.
     #[must_use]

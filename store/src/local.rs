@@ -366,6 +366,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_reader_opening_a_missing_folder_is_told_and_creates_nothing() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join("typo").join("master");
+        let error = Store::open_existing(path.to_str().expect("UTF-8"))
+            .await
+            .expect_err("no such folder");
+
+        assert!(error.to_string().contains("no such folder"), "{error}");
+        assert!(!dir.path().join("typo").exists());
+        std::fs::create_dir_all(&path).expect("created");
+        Store::open_existing(path.to_str().expect("UTF-8"))
+            .await
+            .expect("an existing folder opens");
+    }
+
+    #[tokio::test]
     async fn list_is_sorted_bytewise_across_nested_folders() {
         let (_dir, store) = store().await;
         // '-' sorts before '/', so "a-b" comes before "a/...", whatever order folders are read.
