@@ -279,6 +279,8 @@ fn the_server_answers_the_page_tables_views_health_and_metrics() {
         "carlambda_http_requests_total{route=\"/api/views/{name}\",status=\"200\"} 1",
         "carlambda_http_requests_total{route=\"/api/tables/{name}\",status=\"404\"} 1",
         "carlambda_http_request_duration_seconds_count{route=\"/api/tables/{name}\"} 4",
+        "carlambda_speed_lag_seconds NaN",
+        "carlambda_speed_behind_batch 0",
     ] {
         assert!(metrics.contains(line), "{line} in\n{metrics}");
     }

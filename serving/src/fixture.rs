@@ -101,11 +101,19 @@ fn untraced<T: Clone>(table: &[Traced<T>]) -> Vec<T> {
     table.iter().map(|traced| traced.row.clone()).collect()
 }
 
+/// The watermark of the fixture's batch: one shard, read to sequence number 7.
+pub fn watermark() -> Watermark {
+    Watermark {
+        shards: [("shard-0".to_owned(), 7.into())].into(),
+        last_object: Some("raw/2017/03/02/06/b.ndjson".into()),
+    }
+}
+
 fn manifest(rows: BTreeMap<String, u64>) -> Manifest {
     Manifest {
         version: VERSION,
         created_at: "2024-05-06T07:08:09.123Z".into(),
-        watermark: Watermark::default(),
+        watermark: watermark(),
         objects: vec![
             "raw/2017/03/02/05/a.ndjson".into(),
             "raw/2017/03/02/06/b.ndjson".into(),

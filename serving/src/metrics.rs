@@ -26,6 +26,7 @@ pub struct Metrics {
     version: IntGauge,
     speed_records: IntGauge,
     speed_lag: Gauge,
+    speed_behind: IntGauge,
     speed_latency: Histogram,
     rows: IntGaugeVec,
 }
@@ -75,7 +76,13 @@ impl Metrics {
         .expect("valid metric");
         let speed_lag = Gauge::new(
             "speed_lag_seconds",
-            "Seconds since the newest response the speed view holds was fetched",
+            "Seconds since the newest response the speed view holds was fetched; NaN without one",
+        )
+        .expect("valid metric");
+        let speed_behind = IntGauge::new(
+            "speed_behind_batch",
+            "1 while the speed view was computed against an earlier batch version than the one \
+             served, else 0",
         )
         .expect("valid metric");
         let speed_latency = Histogram::with_opts(
@@ -100,6 +107,7 @@ impl Metrics {
             Box::new(version.clone()),
             Box::new(speed_records.clone()),
             Box::new(speed_lag.clone()),
+            Box::new(speed_behind.clone()),
             Box::new(speed_latency.clone()),
             Box::new(rows.clone()),
         ] {
@@ -116,6 +124,7 @@ impl Metrics {
             version,
             speed_records,
             speed_lag,
+            speed_behind,
             speed_latency,
             rows,
         }
@@ -157,8 +166,9 @@ impl Metrics {
         self.speed_lag.set(
             speed
                 .lag(FetchedAt::now())
-                .map_or(0.0, |lag| lag.as_secs_f64()),
+                .map_or(f64::NAN, |lag| lag.as_secs_f64()),
         );
+        self.speed_behind.set(i64::from(speed.behind_batch));
         for name in CurrentState::names() {
             let kind = if CurrentState::is_table(name) {
                 "table"

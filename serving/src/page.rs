@@ -271,6 +271,8 @@ struct Speed {
     /// How long before the rendering the newest response the speed view holds was fetched,
     /// e.g. `1.2 s` or `3 h 5 min`.
     lag: Option<String>,
+    /// Whether the counts are since an earlier batch (see [`SpeedFacts::behind_batch`]).
+    behind_batch: bool,
 }
 
 impl Speed {
@@ -279,6 +281,7 @@ impl Speed {
             records_since_watermark: speed.records_since_watermark,
             scopes: speed.scopes,
             lag: speed.lag(now).map(lag_text),
+            behind_batch: speed.behind_batch,
         }
     }
 }
@@ -444,6 +447,7 @@ mod tests {
         let view = carlambda_speed::SpeedView {
             newest_fetched_at: Some(fetched),
             records_since_watermark: 42,
+            covered: fixture::watermark().shards,
             ..Default::default()
         };
         carlambda_speed::publish_view(&fixture.store, &view)
@@ -468,6 +472,28 @@ mod tests {
         assert!(
             html.contains("<dt>Batch as of</dt><dd>2017-03-02T05:00:00.000Z</dd>"),
             "{html}"
+        );
+        assert!(!text.contains("earlier batch"), "{text}");
+
+        let of_an_earlier_batch = carlambda_speed::SpeedView {
+            covered: [("shard-0".to_owned(), 3.into())].into(),
+            ..view
+        };
+        carlambda_speed::publish_view(&fixture.store, &of_an_earlier_batch)
+            .await
+            .unwrap();
+        let (_, html) = published(&fixture).await;
+        let text = html.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            html.contains("<dd>42 (since an earlier batch)</dd>"),
+            "{html}"
+        );
+        assert!(
+            text.contains(
+                "The speed worker has not taken in batch version 3 yet: \
+                 these counts are since the watermark of an earlier batch."
+            ),
+            "{text}"
         );
     }
 

@@ -117,14 +117,25 @@ pub struct SpeedFacts {
     pub records_since_watermark: u64,
     /// The newest `fetched_at` the speed view has seen.
     pub newest_fetched_at: Option<FetchedAt>,
+    /// Whether the speed view was computed against an earlier batch version than the one
+    /// served, its worker not having taken the new one in yet: its counts are since that
+    /// earlier batch's watermark. The merge is right either way, as both hold the records in
+    /// between and the newer snapshot of a scope wins wherever it is.
+    pub behind_batch: bool,
 }
 
 impl SpeedFacts {
-    fn of(view: &SpeedView) -> SpeedFacts {
+    fn of(view: &SpeedView, batch: &Watermark) -> SpeedFacts {
+        let behind_batch = batch.shards.iter().any(|(shard, sequence)| {
+            view.covered
+                .get(shard)
+                .is_none_or(|covered| covered < sequence)
+        });
         SpeedFacts {
             scopes: view.winners.len(),
             records_since_watermark: view.records_since_watermark,
             newest_fetched_at: view.newest_fetched_at,
+            behind_batch,
         }
     }
 
@@ -199,7 +210,7 @@ impl CurrentState {
             manifest: batch.manifest.clone(),
             as_of: newest(&layer.winners),
             batch_as_of,
-            speed: speed.map(SpeedFacts::of),
+            speed: speed.map(|speed| SpeedFacts::of(speed, &batch.manifest.watermark)),
             batches,
             view_rows,
         })
@@ -357,6 +368,39 @@ mod tests {
 
     use super::*;
     use crate::fixture::{self, Fixture};
+
+    #[test]
+    fn a_speed_view_of_an_earlier_batch_is_told_apart() {
+        let position = |shards: &[(&str, u64)]| {
+            shards
+                .iter()
+                .map(|&(shard, sequence)| (shard.to_owned(), sequence.into()))
+                .collect()
+        };
+        let batch = Watermark {
+            shards: position(&[("shard-0", 10), ("shard-1", 3)]),
+            last_object: None,
+        };
+        let behind = |covered: &[(&str, u64)]| {
+            let view = SpeedView {
+                covered: position(covered),
+                ..SpeedView::default()
+            };
+            SpeedFacts::of(&view, &batch).behind_batch
+        };
+
+        assert!(behind(&[]), "a view of no batch");
+        assert!(behind(&[("shard-0", 4), ("shard-1", 3)]));
+        assert!(
+            behind(&[("shard-0", 10)]),
+            "a shard the view has not seen covered"
+        );
+        assert!(!behind(&[("shard-0", 10), ("shard-1", 3)]));
+        assert!(
+            !behind(&[("shard-0", 12), ("shard-1", 3)]),
+            "a newer batch than served"
+        );
+    }
 
     #[tokio::test]
     async fn loads_every_table_and_view_with_nulls_kept() {
