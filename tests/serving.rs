@@ -167,6 +167,26 @@ fn a_view_prints_whole_and_the_tables_are_listed() {
 }
 
 #[test]
+fn usage_mistakes_exit_with_2_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let mistakes: [(&[&str], &str); 3] = [
+        (&["serve", "--refresh", "0"], "--refresh"),
+        (&["serve", "--publish-every", "1s"], "--speed"),
+        (&["simulate-api", "--error-rate", "1.5"], "--error-rate"),
+    ];
+    for (args, named) in mistakes {
+        let output = Command::new(env!("CARGO_BIN_EXE_carlambda"))
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(named), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
 fn a_reader_that_stops_early_ends_the_query_cleanly() {
     let store = recorded_store();
     let mut query = Command::new(env!("CARGO_BIN_EXE_carlambda"))

@@ -182,19 +182,19 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Share of requests answered with an Edmunds error body (4xx or 5xx).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = share)]
     error_rate: f64,
     /// Share of requests answered with a bare 500 whose body is not JSON.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = share)]
     server_error_rate: f64,
     /// Share of requests answered with half a body (not JSON).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = share)]
     malformed_rate: f64,
     /// Share of requests answered 429, as over quota.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = share)]
     throttle_rate: f64,
     /// Share of requests answered late.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = share)]
     slow_rate: f64,
     /// How late a slow answer is.
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
@@ -205,6 +205,14 @@ pub struct SimulateArgs {
 }
 
 /// `carlambda simulate-api`: serves until the process is stopped.
+/// A share of all requests: a number from 0 to 1.
+fn share(text: &str) -> Result<f64, String> {
+    text.parse()
+        .ok()
+        .filter(|share| (0.0..=1.0).contains(share))
+        .ok_or_else(|| format!("`{text}` is not a share from 0 to 1"))
+}
+
 pub async fn simulate_api(args: SimulateArgs) -> Result<()> {
     let faults = FaultConfig {
         seed: args.seed,

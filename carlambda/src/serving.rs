@@ -34,6 +34,12 @@ pub struct QueryArgs {
 
 /// `carlambda serve`: the page and the API over HTTP.
 #[derive(Args)]
+#[command(group(
+    clap::ArgGroup::new("speed_timing")
+        .args(["idle_wait", "publish_every", "checkpoint_every"])
+        .multiple(true)
+        .requires("speed")
+))]
 pub struct ServeArgs {
     /// Run the speed worker in this process and serve each of its steps as it comes, instead
     /// of reading the speed view another process publishes.
@@ -53,8 +59,17 @@ pub struct ServeArgs {
     bind: IpAddr,
     /// Seconds between two looks at batch/CURRENT for a newly published version (and, without
     /// --speed, at the speed view another process publishes).
-    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
-    refresh: f64,
+    #[arg(long, default_value = "1", value_name = "SECONDS", value_parser = positive_seconds)]
+    refresh: Duration,
+}
+
+/// A positive number of seconds, like `1` or `0.25`.
+fn positive_seconds(text: &str) -> Result<Duration, String> {
+    text.parse()
+        .ok()
+        .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+        .filter(|duration| !duration.is_zero())
+        .ok_or_else(|| format!("`{text}` is not a positive number of seconds"))
 }
 
 pub async fn query(store: &Store, args: QueryArgs) -> Result<()> {
@@ -78,14 +93,10 @@ pub async fn query(store: &Store, args: QueryArgs) -> Result<()> {
 /// Serves the current state of `store`; with `--speed`, runs the speed worker over the stream
 /// at `stream` (on `workers` threads) in this process.
 pub async fn serve(store: Arc<Store>, args: ServeArgs, stream: &str, workers: usize) -> Result<()> {
-    let refresh = Duration::try_from_secs_f64(args.refresh)
-        .ok()
-        .filter(|d| !d.is_zero())
-        .context("--refresh takes a positive number of seconds")?;
     let options = ServeOptions {
         bind: args.bind,
         port: args.port,
-        refresh,
+        refresh: args.refresh,
     };
     let speed = if args.speed {
         let options = args.speed_timing.options(workers, false);

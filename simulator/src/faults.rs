@@ -82,7 +82,18 @@ impl FaultConfig {
         if in_range && rates.iter().sum::<f64>() <= 1.0 + 1e-9 {
             Ok(())
         } else {
-            Err(BadRates(format!("{rates:?}")))
+            let named: Vec<String> = [
+                "error body",
+                "server error",
+                "malformed",
+                "throttle",
+                "slow",
+            ]
+            .iter()
+            .zip(rates)
+            .map(|(name, rate)| format!("{name} {rate}"))
+            .collect();
+            Err(BadRates(named.join(", ")))
         }
     }
 
@@ -158,7 +169,11 @@ mod tests {
             throttle: 0.4,
             ..FaultConfig::default()
         };
-        assert!(too_much.validate().is_err());
+        let error = too_much.validate().unwrap_err().to_string();
+        assert!(
+            error.ends_with("error body 0.7, server error 0, malformed 0, throttle 0.4, slow 0"),
+            "{error}"
+        );
         let negative = FaultConfig {
             slow: -0.1,
             ..FaultConfig::default()
