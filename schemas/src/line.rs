@@ -10,7 +10,7 @@ use crate::edmunds::{self, ModelResponse, ModelYearStyles, Reading, Response, Te
 use crate::normalize::normalize;
 use crate::record::{self, Body, RecordParts};
 use crate::rows::SnapshotRows;
-use crate::{ErrorKind, FetchError, FetchedAt, RawRecord, Scope};
+use crate::{ErrorKind, FetchError, FetchedAt, RawRecord, Scope, UNKNOWN_SCOPE};
 
 /// The source of legacy Firehose objects: the old pipeline polled the Edmunds API.
 pub const LEGACY_SOURCE: &str = "edmunds-v2";
@@ -302,6 +302,19 @@ fn read_envelope<'a>(fields: LineFields<'a>, known: &mut KnownBodies) -> LineOut
     };
     let scope = match fields.scope.as_ref().map(|s| s.as_str().parse::<Scope>()) {
         Some(Ok(scope)) => scope,
+        Some(Err(_))
+            if fields
+                .scope
+                .as_ref()
+                .is_some_and(|s| s.as_str() == UNKNOWN_SCOPE) =>
+        {
+            return reject(
+                RejectKind::WrongShape,
+                "the body is no response a scope can be told from (a makes catalog, make, \
+                 model or model-year styles response), so it was imported with scope `unknown`"
+                    .into(),
+            );
+        }
         Some(Err(e)) => return reject(RejectKind::BadEnvelope, e.to_string()),
         None => return reject(RejectKind::BadEnvelope, "envelope without a scope".into()),
     };
@@ -446,7 +459,7 @@ pub fn legacy_record(text: &str) -> Result<RawRecord, String> {
         });
     let scope = match (&legacy.id, &error) {
         (Some(id), None) => Scope::Model(id.to_owned_string()).to_string(),
-        _ => crate::UNKNOWN_SCOPE.to_owned(),
+        _ => UNKNOWN_SCOPE.to_owned(),
     };
     Ok(RawRecord::new(RecordParts {
         source: LEGACY_SOURCE,
@@ -555,6 +568,9 @@ mod tests {
         };
         assert_eq!(rejection(&envelope("catalog", "null")), "empty body");
         assert!(rejection(&envelope("weird", "{}")).contains("is not a scope"));
+        assert!(
+            rejection(&envelope("unknown", r#"{"a":1}"#)).contains("imported with scope `unknown`")
+        );
         assert!(
             rejection(&envelope("catalog", r#"{"makes":[{"id":"x"}]}"#)).contains("invalid type")
         );
