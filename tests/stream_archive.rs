@@ -212,3 +212,19 @@ fn kinesis_is_archived_into_s3_exactly_once_through_kills() {
         &format!("kinesis://{name}"),
     );
 }
+
+#[test]
+fn draining_a_stream_that_is_not_there_says_so_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    for command in ["archive", "speed"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_carlambda"))
+            .current_dir(dir.path())
+            .args(["--stream", "strem", command, "--drain"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{command}: {stderr}");
+        assert!(stderr.contains("no stream at strem"), "{command}: {stderr}");
+        assert!(!dir.path().join("strem").exists(), "{command}");
+    }
+}

@@ -59,7 +59,11 @@ impl SpeedTiming {
 /// Runs the speed worker over the stream at `location` until it is stopped (or, with
 /// `options.drain`, until the stream is read to its end).
 pub async fn speed(store: &Store, location: &str, options: &WorkerOptions) -> Result<()> {
-    let stream = stream_commands::open(location).await?;
+    let stream = if options.drain {
+        stream_commands::open_to_drain(location).await?
+    } else {
+        stream_commands::open(location).await?
+    };
     let view = worker::run(store, &stream, options, |step| {
         info!(
             received = step.arrivals.len(),

@@ -17,6 +17,18 @@ pub async fn open(location: &str) -> Result<Stream> {
         .with_context(|| format!("cannot open the stream {location}"))
 }
 
+/// Opens the stream at `location` to read it to its end: a local log that does not exist is
+/// an error, as a mistyped `--stream` would otherwise read an empty one and report nothing.
+pub async fn open_to_drain(location: &str) -> Result<Stream> {
+    let is_local = !location.contains("://");
+    if is_local && !std::path::Path::new(location).exists() {
+        anyhow::bail!(
+            "no stream at {location}: check --stream (ingest and `import --to-stream` create it)"
+        );
+    }
+    open(location).await
+}
+
 /// Appends the records an import of `paths` makes to the stream at `location`.
 pub async fn import_to_stream(
     location: &str,
@@ -40,7 +52,11 @@ pub async fn import_to_stream(
 
 /// `carlambda archive`: the stream at `location` into raw objects of `store`.
 pub async fn archive(location: &str, store: &Store, options: &ArchiveOptions) -> Result<()> {
-    let stream = open(location).await?;
+    let stream = if options.drain {
+        open_to_drain(location).await?
+    } else {
+        open(location).await?
+    };
     let summary = archive::run(&stream, store, options)
         .await
         .with_context(|| format!("archive of {} failed", stream.describe()))?;
