@@ -50,6 +50,24 @@ struct Use {
     over_quota: bool,
 }
 
+/// How long a call must wait, and why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Wait {
+    until: Duration,
+    limit: Limit,
+}
+
+/// The limit a call waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Limit {
+    /// The calls of the window are made.
+    Window,
+    /// The API answered over quota in this window.
+    OverQuota,
+    /// The minimum interval since the last call has not passed.
+    Interval,
+}
+
 /// The budget, loaded from and kept in the store.
 #[derive(Debug)]
 pub struct Budget {
@@ -70,21 +88,23 @@ impl Budget {
         loop {
             let now = FetchedAt::now().unix_millis();
             match self.wait_before_call(now) {
-                Some(wait) => {
-                    if wait >= Duration::from_secs(60) {
-                        let wait = humantime::format_duration(whole_seconds(wait));
-                        if self.state.over_quota {
-                            tracing::info!(
+                Some(Wait { until, limit }) => {
+                    if until >= Duration::from_secs(60) {
+                        let wait = humantime::format_duration(whole_seconds(until));
+                        match limit {
+                            Limit::OverQuota => tracing::info!(
                                 "the API said the quota is spent; waiting {wait} for the next window"
-                            );
-                        } else {
-                            tracing::info!(
+                            ),
+                            Limit::Window => tracing::info!(
                                 "call budget spent ({} calls in this window); waiting {wait}",
                                 self.state.used
-                            );
+                            ),
+                            Limit::Interval => tracing::info!(
+                                "waiting {wait}, the minimum interval between two calls"
+                            ),
                         }
                     }
-                    tokio::time::sleep(wait).await;
+                    tokio::time::sleep(until).await;
                 }
                 None => {
                     self.count_call(now);
@@ -102,15 +122,26 @@ impl Budget {
         state::save(store, BUDGET_KEY, &self.state).await
     }
 
-    /// How long to wait at `now` before a call is allowed; `None` when it is allowed now.
-    fn wait_before_call(&mut self, now: i64) -> Option<Duration> {
+    /// How long to wait at `now` before a call is allowed, and for which limit; `None` when
+    /// it is allowed now.
+    fn wait_before_call(&mut self, now: i64) -> Option<Wait> {
         self.roll_window(now);
         if self.state.used >= self.config.calls_per_window {
             let next_window = self.state.window_start + millis(self.config.window);
-            return Some(Duration::from_millis((next_window - now).max(1) as u64));
+            return Some(Wait {
+                until: Duration::from_millis((next_window - now).max(1) as u64),
+                limit: if self.state.over_quota {
+                    Limit::OverQuota
+                } else {
+                    Limit::Window
+                },
+            });
         }
         let earliest = self.state.last_call? + millis(self.config.min_interval);
-        (earliest > now).then(|| Duration::from_millis((earliest - now) as u64))
+        (earliest > now).then(|| Wait {
+            until: Duration::from_millis((earliest - now) as u64),
+            limit: Limit::Interval,
+        })
     }
 
     fn count_call(&mut self, now: i64) {
@@ -160,7 +191,10 @@ mod tests {
         budget.count_call(5_000);
         assert_eq!(
             budget.wait_before_call(5_030),
-            Some(Duration::from_millis(70))
+            Some(Wait {
+                until: Duration::from_millis(70),
+                limit: Limit::Interval
+            })
         );
         assert_eq!(budget.wait_before_call(5_100), None);
     }
@@ -174,7 +208,10 @@ mod tests {
         }
         assert_eq!(
             budget.wait_before_call(10_250),
-            Some(Duration::from_millis(750))
+            Some(Wait {
+                until: Duration::from_millis(750),
+                limit: Limit::Window
+            })
         );
         assert_eq!(budget.wait_before_call(11_000), None, "a new window");
         assert_eq!(budget.state.used, 0);
@@ -200,6 +237,9 @@ mod tests {
         again.spend_window(&store).await.unwrap();
 
         let mut after = Budget::load(&store, config).await.unwrap();
-        assert!(after.wait_before_call(now).is_some());
+        assert_eq!(
+            after.wait_before_call(now).map(|wait| wait.limit),
+            Some(Limit::OverQuota)
+        );
     }
 }

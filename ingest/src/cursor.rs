@@ -108,13 +108,21 @@ impl Cursor {
         self.list.models.is_empty()
     }
 
-    /// Whether the catalog of the API at `api` should be asked for at `now`: there is no work
-    /// list, or it came from another API, or the catalog was last asked for `period` or more
-    /// ago.
-    pub fn catalog_due(&self, api: &str, now: FetchedAt, period: Duration) -> bool {
+    /// Drops a work list that came from another API than the one at `api` (a list kept
+    /// before lists knew their API is kept), so that the catalog of `api` is asked for first.
+    /// Returns the other API's base URL.
+    pub fn drop_list_of_another_api(&mut self, api: &str) -> Option<String> {
+        let other = self.list.api.take_if(|other| other != api)?;
+        self.list = WorkList::default();
+        self.index = 0;
+        Some(other)
+    }
+
+    /// Whether the catalog should be asked for at `now`: there is no work list, or it was
+    /// last asked for `period` or more ago.
+    pub fn catalog_due(&self, now: FetchedAt, period: Duration) -> bool {
         let period = i64::try_from(period.as_millis()).unwrap_or(i64::MAX);
         self.is_empty()
-            || self.list.api.as_deref() != Some(api)
             || self.position.catalog_checked_at.is_none_or(|checked| {
                 now.unix_millis().saturating_sub(checked.unix_millis()) >= period
             })
@@ -217,7 +225,7 @@ mod tests {
         let at: FetchedAt = "2017-03-02T05:00:00.000Z".parse().unwrap();
 
         let mut cursor = Cursor::load(&store).await.unwrap();
-        assert!(cursor.catalog_due(API, at, Duration::from_secs(3600)));
+        assert!(cursor.catalog_due(at, Duration::from_secs(3600)));
         let items = work_list_of_catalog(CATALOG).unwrap();
         cursor
             .replace_list(&store, API, items.clone(), at)
@@ -229,11 +237,8 @@ mod tests {
         let mut restarted = Cursor::load(&store).await.unwrap();
         assert_eq!(restarted.current().unwrap().model_id, "Lexus_GX_460");
         let later = FetchedAt::from_unix_millis(at.unix_millis() + 1000);
-        assert!(!restarted.catalog_due(API, later, Duration::from_secs(3600)));
-        assert!(
-            restarted.catalog_due("http://127.0.0.1:9/", later, Duration::from_secs(3600)),
-            "the list of another API"
-        );
+        assert!(!restarted.catalog_due(later, Duration::from_secs(3600)));
+        assert_eq!(restarted.drop_list_of_another_api(API), None);
 
         let without_gx: Vec<WorkItem> = items
             .into_iter()
@@ -250,5 +255,13 @@ mod tests {
             "Acura_CL",
             "round robin"
         );
+
+        let elsewhere = "http://127.0.0.1:9/";
+        assert_eq!(
+            restarted.drop_list_of_another_api(elsewhere).as_deref(),
+            Some(API)
+        );
+        assert!(restarted.is_empty());
+        assert!(restarted.catalog_due(later, Duration::from_secs(3600)));
     }
 }

@@ -143,13 +143,16 @@ struct Poller<'a, S> {
 
 impl<S: RecordSink> Poller<'_, S> {
     async fn run(&mut self) -> Result<(), LiveError> {
+        let api = self.client.base_url();
+        if let Some(other) = self.cursor.drop_list_of_another_api(api) {
+            tracing::info!("the work list came from {other}: asking {api} for its catalog first");
+        }
         let mut done_this_pass = 0;
         loop {
-            if self.cursor.catalog_due(
-                self.client.base_url(),
-                FetchedAt::now(),
-                self.options.catalog_period,
-            ) {
+            if self
+                .cursor
+                .catalog_due(FetchedAt::now(), self.options.catalog_period)
+            {
                 self.refresh_catalog().await?;
             }
             if self.options.once && done_this_pass >= self.cursor.len() {
