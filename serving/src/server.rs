@@ -28,6 +28,7 @@ use tracing::{info, warn};
 
 use crate::api::{self, DEFAULT_LIMIT, JSON, MAX_LIMIT};
 use crate::metrics::Metrics;
+use crate::state::speed_is_ahead_of;
 use crate::{BatchView, CurrentState, ServingError, render_page};
 
 /// Where and how to serve.
@@ -199,6 +200,23 @@ impl Sources {
         }
     }
 
+    /// Reads the batch version again when the speed view was computed against a later one
+    /// than the one held (its worker saw the new version before the last tick did): merged
+    /// with the older batch, it would leave out the records between the two watermarks.
+    async fn catch_up_with_speed(&mut self, shared: &Shared) {
+        let ahead = self
+            .speed
+            .as_ref()
+            .is_some_and(|speed| speed_is_ahead_of(speed, &self.batch));
+        if ahead && let Err(e) = self.reread_batch().await {
+            shared.metrics.refreshed("failed");
+            warn!(
+                serving = shared.current().state.version(),
+                "the speed view is of a newer batch, which cannot be read: {e}"
+            );
+        }
+    }
+
     /// Reads the published speed view, parsing it only when its bytes changed. Returns
     /// whether the speed view changed.
     async fn reread_speed(&mut self) -> Result<bool, ServingError> {
@@ -259,6 +277,7 @@ async fn refresh(
             },
         };
         if changed {
+            sources.catch_up_with_speed(&shared).await;
             rebuild(&sources, &shared, &arrivals).await;
         }
     }

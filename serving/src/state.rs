@@ -14,6 +14,7 @@ use carlambda_schemas::FetchedAt;
 use carlambda_schemas::arrow::TABLE_NAMES;
 use carlambda_speed::SpeedView;
 use carlambda_store::Store;
+use carlambda_stream::Position;
 use carlambda_views::{
     Category, Issue, LayerView, VIEW_NAMES, Views, Winners, current_tables, merge,
 };
@@ -126,16 +127,11 @@ pub struct SpeedFacts {
 
 impl SpeedFacts {
     fn of(view: &SpeedView, batch: &Watermark) -> SpeedFacts {
-        let behind_batch = batch.shards.iter().any(|(shard, sequence)| {
-            view.covered
-                .get(shard)
-                .is_none_or(|covered| covered < sequence)
-        });
         SpeedFacts {
             scopes: view.winners.len(),
             records_since_watermark: view.records_since_watermark,
             newest_fetched_at: view.newest_fetched_at,
-            behind_batch,
+            behind_batch: reaches_past(&batch.shards, &view.covered),
         }
     }
 
@@ -173,8 +169,15 @@ impl CurrentState {
     /// The errors of [`BatchView::load`] and of [`CurrentState::merged`], and
     /// [`ServingError::Speed`] when the speed view cannot be read.
     pub async fn load(store: &Store) -> Result<CurrentState, ServingError> {
-        let batch = BatchView::load(store).await?;
+        let mut batch = BatchView::load(store).await?;
         let speed = carlambda_speed::read_view(store).await?;
+        if speed
+            .as_ref()
+            .is_some_and(|speed| speed_is_ahead_of(speed, &batch))
+        {
+            // A batch version was published between the two reads.
+            batch = BatchView::load(store).await?;
+        }
         CurrentState::merged(&batch, speed.as_ref())
     }
 
@@ -292,6 +295,21 @@ impl CurrentState {
     }
 }
 
+/// Whether `position` reaches past `other` in some shard: further in it, or in a shard
+/// `other` has not reached at all.
+fn reaches_past(position: &Position, other: &Position) -> bool {
+    position
+        .iter()
+        .any(|(shard, sequence)| other.get(shard).is_none_or(|reached| reached < sequence))
+}
+
+/// Whether `speed` was computed against a later batch version than `batch`: merging the two
+/// would leave out the records between their watermarks, which neither holds.
+#[must_use]
+pub fn speed_is_ahead_of(speed: &SpeedView, batch: &BatchView) -> bool {
+    reaches_past(&speed.covered, &batch.manifest.watermark.shards)
+}
+
 /// The newest `fetched_at` of `winners`.
 fn newest(winners: &Winners) -> Option<FetchedAt> {
     winners.snapshots().map(|s| s.fetched_at).max()
@@ -399,6 +417,15 @@ mod tests {
         assert!(
             !behind(&[("shard-0", 12), ("shard-1", 3)]),
             "a newer batch than served"
+        );
+        let ahead = position(&[("shard-0", 12), ("shard-1", 3)]);
+        assert!(
+            reaches_past(&ahead, &batch.shards),
+            "a view ahead of the batch"
+        );
+        assert!(
+            !reaches_past(&batch.shards, &batch.shards),
+            "the same watermark"
         );
     }
 
