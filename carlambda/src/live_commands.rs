@@ -204,7 +204,6 @@ pub struct SimulateArgs {
     log: Option<PathBuf>,
 }
 
-/// `carlambda simulate-api`: serves until the process is stopped.
 /// A share of all requests: a number from 0 to 1.
 fn share(text: &str) -> Result<f64, String> {
     text.parse()
@@ -213,6 +212,7 @@ fn share(text: &str) -> Result<f64, String> {
         .ok_or_else(|| format!("`{text}` is not a share from 0 to 1"))
 }
 
+/// `carlambda simulate-api`: serves until the process is stopped.
 pub async fn simulate_api(args: SimulateArgs) -> Result<()> {
     let faults = FaultConfig {
         seed: args.seed,

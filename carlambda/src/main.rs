@@ -137,20 +137,27 @@ fn main() -> ExitCode {
     }
 }
 
+/// A line of output that could not be written to stdout.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write to stdout: {0}")]
+pub struct StdoutError(std::io::Error);
+
 /// Writes `line` and a newline to stdout. When the reader closed the pipe
 /// (`carlambda query ... | head`), the error this returns makes `main` exit cleanly.
-pub fn say(line: impl Display) -> std::io::Result<()> {
+pub fn say(line: impl Display) -> Result<(), StdoutError> {
     let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{line}")?;
-    stdout.flush()
+    writeln!(stdout, "{line}")
+        .and_then(|()| stdout.flush())
+        .map_err(StdoutError)
 }
 
-/// Whether `error` comes from writing to a pipe whose reader is gone.
+/// Whether `error` comes from writing the output to a pipe whose reader is gone (and not
+/// from any other broken connection).
 fn closed_pipe(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
         cause
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            .downcast_ref::<StdoutError>()
+            .is_some_and(|StdoutError(io)| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
 }
 

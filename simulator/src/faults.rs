@@ -78,21 +78,14 @@ impl FaultConfig {
     /// Checks that the rates are shares of all requests.
     pub fn validate(&self) -> Result<(), BadRates> {
         let rates = self.rates();
-        let in_range = rates.iter().all(|rate| (0.0..=1.0).contains(rate));
-        if in_range && rates.iter().sum::<f64>() <= 1.0 + 1e-9 {
+        let in_range = rates.iter().all(|(_, rate)| (0.0..=1.0).contains(rate));
+        if in_range && rates.iter().map(|(_, rate)| rate).sum::<f64>() <= 1.0 + 1e-9 {
             Ok(())
         } else {
-            let named: Vec<String> = [
-                "error body",
-                "server error",
-                "malformed",
-                "throttle",
-                "slow",
-            ]
-            .iter()
-            .zip(rates)
-            .map(|(name, rate)| format!("{name} {rate}"))
-            .collect();
+            let named: Vec<String> = rates
+                .iter()
+                .map(|(flag, rate)| format!("{flag} {rate}"))
+                .collect();
             Err(BadRates(named.join(", ")))
         }
     }
@@ -108,7 +101,7 @@ impl FaultConfig {
             Fault::Throttle,
             Fault::Slow(self.slow_delay),
         ];
-        for (fault, rate) in faults.into_iter().zip(self.rates()) {
+        for (fault, (_, rate)) in faults.into_iter().zip(self.rates()) {
             if point < rate {
                 return Some(fault);
             }
@@ -117,13 +110,14 @@ impl FaultConfig {
         None
     }
 
-    fn rates(&self) -> [f64; 5] {
+    /// Each rate, with the `simulate-api` flag that sets it.
+    fn rates(&self) -> [(&'static str, f64); 5] {
         [
-            self.error_body,
-            self.server_error,
-            self.malformed,
-            self.throttle,
-            self.slow,
+            ("--error-rate", self.error_body),
+            ("--server-error-rate", self.server_error),
+            ("--malformed-rate", self.malformed),
+            ("--throttle-rate", self.throttle),
+            ("--slow-rate", self.slow),
         ]
     }
 }
@@ -171,7 +165,10 @@ mod tests {
         };
         let error = too_much.validate().unwrap_err().to_string();
         assert!(
-            error.ends_with("error body 0.7, server error 0, malformed 0, throttle 0.4, slow 0"),
+            error.ends_with(
+                "--error-rate 0.7, --server-error-rate 0, --malformed-rate 0, \
+                 --throttle-rate 0.4, --slow-rate 0"
+            ),
             "{error}"
         );
         let negative = FaultConfig {
