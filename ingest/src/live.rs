@@ -222,7 +222,7 @@ impl<S: RecordSink> Poller<'_, S> {
                         endpoint: endpoint.path(),
                     });
                 }
-                Verdict::OverQuota => Next::NextWindow,
+                Verdict::OverQuota => Next::QuotaWindow,
                 Verdict::Transient => delays.next().map_or(Next::Done, Next::RetryAfter),
             };
             // A failure without an answer is kept only when it is the last attempt.
@@ -236,7 +236,7 @@ impl<S: RecordSink> Poller<'_, S> {
                     }
                     return Ok(record);
                 }
-                Next::NextWindow => {
+                Next::QuotaWindow => {
                     self.summary.over_quota += 1;
                     tracing::warn!(
                         "{} answered HTTP {}: taken as over quota, waiting for the next window",
@@ -280,7 +280,7 @@ enum Next {
     /// The attempt is the call's last.
     Done,
     /// The API said the quota is spent: the next attempt waits for the next window.
-    NextWindow,
+    QuotaWindow,
     /// A transient failure: the next attempt waits this long (and for the call budget).
     RetryAfter(Duration),
 }
