@@ -165,7 +165,7 @@ fn closed_pipe(error: &anyhow::Error) -> bool {
 /// their cause in their own message.
 fn one_sentence(error: &anyhow::Error) -> String {
     let mut sentence = String::new();
-    for cause in error.chain().map(ToString::to_string) {
+    for cause in error.chain().map(|cause| on_one_line(cause)) {
         if !sentence.contains(&cause) {
             if !sentence.is_empty() {
                 sentence.push_str(": ");
@@ -174,6 +174,18 @@ fn one_sentence(error: &anyhow::Error) -> String {
         }
     }
     sentence
+}
+
+/// `cause`'s message with its lines (the AWS SDK lists the credential providers it tried on
+/// lines of their own) joined by semicolons.
+fn on_one_line(cause: &dyn std::error::Error) -> String {
+    let text = cause.to_string();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect();
+    lines.join("; ")
 }
 
 fn init_logging() {
@@ -295,4 +307,21 @@ pub async fn batch(store: Arc<Store>, workers: usize) -> Result<()> {
         manifest.seconds
     ))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_is_one_line_each_cause_once() {
+        let error = anyhow::anyhow!("no credentials found. Attempted:\n  Environment: not set\n  Profile: none")
+            .context("S3 could not get `batch/CURRENT`: no credentials found. Attempted:\n  Environment: not set\n  Profile: none")
+            .context("query failed");
+        assert_eq!(
+            one_sentence(&error),
+            "query failed: S3 could not get `batch/CURRENT`: no credentials found. Attempted:; \
+             Environment: not set; Profile: none"
+        );
+    }
 }

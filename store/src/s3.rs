@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use aws_config::BehaviorVersion;
 use aws_config::meta::region::RegionProviderChain;
+use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::Region;
 use aws_sdk_s3::config::http::HttpResponse;
@@ -418,7 +419,14 @@ async fn client() -> Client {
 }
 
 /// What to try first after `error`.
-fn hint<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> &'static str {
+fn hint<E>(error: &SdkError<E, HttpResponse>) -> &'static str
+where
+    E: Error + ProvideErrorMetadata + 'static,
+{
+    if lacks_credentials(error) {
+        return "give credentials the usual AWS ways (AWS_ACCESS_KEY_ID and \
+                AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or an instance role)";
+    }
     if matches!(
         error,
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)
@@ -439,6 +447,18 @@ fn hint<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> &'static 
         }
         _ => "check the bucket name, AWS_REGION, AWS_ENDPOINT_URL and the credentials",
     }
+}
+
+/// Whether `error` comes from finding no credentials to sign the request with.
+fn lacks_credentials(error: &(dyn Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if error.downcast_ref::<CredentialsError>().is_some() {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
 }
 
 #[cfg(test)]
@@ -581,6 +601,38 @@ mod tests {
         assert!(message.contains("`batch/CURRENT`"), "{message}");
         assert!(message.contains("check the credentials"), "{message}");
         assert!(!message.contains("AKIA"), "{message}");
+    }
+
+    /// A credentials provider that finds none, as on a machine without any.
+    #[derive(Debug)]
+    struct NoCredentials;
+
+    impl aws_credential_types::provider::ProvideCredentials for NoCredentials {
+        fn provide_credentials<'a>(
+            &'a self,
+        ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+        where
+            Self: 'a,
+        {
+            aws_credential_types::provider::future::ProvideCredentials::ready(Err(
+                CredentialsError::not_loaded("no credentials on this machine"),
+            ))
+        }
+    }
+
+    #[tokio::test]
+    async fn missing_credentials_are_named_as_such() {
+        let config = aws_sdk_s3::config::Builder::new()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url("http://127.0.0.1:9")
+            .region(Region::from_static(DEFAULT_REGION))
+            .credentials_provider(NoCredentials)
+            .build();
+        let store = S3Store::with_client(Client::from_conf(config), "bucket").expect("valid");
+
+        let message = store.get("batch/CURRENT").await.unwrap_err().to_string();
+        assert!(message.contains("give credentials"), "{message}");
+        assert!(!message.contains("AWS_ENDPOINT_URL"), "{message}");
     }
 
     #[test]
