@@ -165,7 +165,7 @@ fn closed_pipe(error: &anyhow::Error) -> bool {
 /// their cause in their own message.
 fn one_sentence(error: &anyhow::Error) -> String {
     let mut sentence = String::new();
-    for cause in error.chain().map(|cause| on_one_line(cause)) {
+    for cause in error.chain().map(on_one_line) {
         if !sentence.contains(&cause) {
             if !sentence.is_empty() {
                 sentence.push_str(": ");
@@ -178,7 +178,7 @@ fn one_sentence(error: &anyhow::Error) -> String {
 
 /// `cause`'s message with its lines (the AWS SDK lists the credential providers it tried on
 /// lines of their own) joined by semicolons.
-fn on_one_line(cause: &dyn std::error::Error) -> String {
+fn on_one_line(cause: &(dyn std::error::Error + 'static)) -> String {
     let text = cause.to_string();
     let lines: Vec<&str> = text
         .lines()
