@@ -195,18 +195,29 @@ fn bad_input_is_counted_where_it_was_found_and_loses_nothing_else() {
 }
 
 #[test]
-fn a_batch_of_an_empty_store_says_what_to_do() {
+fn a_batch_of_an_empty_or_missing_store_says_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_carlambda"))
-        .current_dir(dir.path())
-        .args(["--store", "empty", "batch"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    std::fs::create_dir(dir.path().join("empty")).unwrap();
+    let batch = |store: &str| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_carlambda"))
+            .current_dir(dir.path())
+            .args(["--store", store, "batch"])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1));
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+
+    let empty = batch("empty");
     assert!(
-        stderr.contains("no raw records") && stderr.contains("carlambda import"),
-        "{stderr}"
+        empty.contains("no raw records") && empty.contains("carlambda archive --drain"),
+        "{empty}"
+    );
+    let missing = batch("emtpy");
+    assert!(missing.contains("no such folder"), "{missing}");
+    assert!(
+        !dir.path().join("emtpy").exists(),
+        "a batch creates no store"
     );
 }
 

@@ -169,10 +169,20 @@ fn a_view_prints_whole_and_the_tables_are_listed() {
 #[test]
 fn usage_mistakes_exit_with_2_naming_the_flag() {
     let dir = tempfile::tempdir().unwrap();
-    let mistakes: [(&[&str], &str); 3] = [
+    let mistakes: [(&[&str], &str); 4] = [
         (&["serve", "--refresh", "0"], "--refresh"),
         (&["serve", "--publish-every", "1s"], "--speed"),
         (&["simulate-api", "--error-rate", "1.5"], "--error-rate"),
+        (
+            &[
+                "simulate-api",
+                "--error-rate",
+                "0.6",
+                "--throttle-rate",
+                "0.6",
+            ],
+            "--throttle-rate 0.6",
+        ),
     ];
     for (args, named) in mistakes {
         let output = Command::new(env!("CARGO_BIN_EXE_carlambda"))

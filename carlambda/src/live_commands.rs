@@ -223,7 +223,13 @@ pub async fn simulate_api(args: SimulateArgs) -> Result<()> {
         slow: args.slow_rate,
         slow_delay: args.slow,
     };
-    faults.validate()?;
+    if let Err(rates) = faults.validate() {
+        // Rates that add up to more than 1 are a mistake of the command line, as one out of
+        // range is.
+        <crate::Cli as clap::CommandFactory>::command()
+            .error(clap::error::ErrorKind::ValueValidation, rates)
+            .exit();
+    }
     let answers =
         match &args.recorded {
             Some(dir) => Answers::Recorded(Recorded::load(dir).with_context(|| {

@@ -208,8 +208,17 @@ async fn run(cli: Cli) -> Result<()> {
         .store
         .or(config.store.clone())
         .unwrap_or_else(|| "carlambda-data".into());
-    // The commands that only read do not create a store where none is.
-    let store = if matches!(command, Command::Query(_) | Command::Serve(_)) {
+    // The commands that need a batch, or raw records, do not create a store where none is;
+    // the ones that write the first records (import, archive, ingest, demo) do.
+    let needs_a_store = matches!(
+        command,
+        Command::Query(_)
+            | Command::Serve(_)
+            | Command::Batch { .. }
+            | Command::Publish { .. }
+            | Command::Speed(_)
+    );
+    let store = if needs_a_store {
         Store::open_existing(&location).await?
     } else {
         Store::open(&location).await?
