@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 /// The recorded catalog, read in place from the shared data folder.
-const DEFAULT_CATALOG: &str = "../shared/data/edmunds-2017/makes.json";
+pub(crate) const DEFAULT_CATALOG: &str = "../shared/data/edmunds-2017/makes.json";
 
 #[derive(Parser)]
 #[command(version, about)]
@@ -72,32 +72,7 @@ enum Command {
     /// Appends records to a stream at a steady rate while a speed worker in this process keeps
     /// the speed view merged with the store's batch view; prints records/s sustained and the
     /// latency from append to merged view as one JSON line.
-    SpeedLoad {
-        /// A master dataset with a published batch view; its speed view is replaced.
-        #[arg(long)]
-        store: String,
-        /// A new local log folder, or kinesis://<name>.
-        #[arg(long)]
-        stream: String,
-        /// Create the Kinesis stream first, with this many shards.
-        #[arg(long)]
-        create_shards: Option<u32>,
-        /// The Edmunds makes response whose models are polled.
-        #[arg(long, default_value = "../shared/data/edmunds-2017/makes.json")]
-        catalog: PathBuf,
-        /// Records appended per second.
-        #[arg(long, default_value_t = 20_000)]
-        rate: u32,
-        /// Seconds of appending.
-        #[arg(long, default_value_t = 20.0)]
-        seconds: f64,
-        /// Seconds at the start left out of the latency figures.
-        #[arg(long, default_value_t = 2.0)]
-        warm_up: f64,
-        /// Timely worker threads of the speed worker.
-        #[arg(long, default_value_t = 2)]
-        workers: usize,
-    },
+    SpeedLoad(speed_load::LoadOptions),
 }
 
 fn main() -> ExitCode {
@@ -121,25 +96,7 @@ fn main() -> ExitCode {
         } => tokio::runtime::Runtime::new()
             .map_err(anyhow::Error::from)
             .and_then(|runtime| runtime.block_on(serve_latency::run(&url, requests, concurrency))),
-        Command::SpeedLoad {
-            store,
-            stream,
-            create_shards,
-            catalog,
-            rate,
-            seconds,
-            warm_up,
-            workers,
-        } => speed_load::run(&speed_load::LoadOptions {
-            store,
-            stream,
-            create_shards,
-            catalog,
-            rate,
-            seconds,
-            warm_up,
-            workers,
-        }),
+        Command::SpeedLoad(options) => speed_load::run(&options),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

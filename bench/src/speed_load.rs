@@ -32,23 +32,31 @@ const APPEND_CHUNK: usize = 2000;
 const SETTLE: Duration = Duration::from_secs(30);
 
 /// What to measure.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct LoadOptions {
-    /// A master dataset with a published batch view (the speed view in it is replaced).
+    /// A master dataset with a published batch view; its speed view is replaced.
+    #[arg(long)]
     pub store: String,
-    /// The stream to append to and read from: a local folder, or kinesis://<name>.
+    /// A new local log folder, or kinesis://<name>.
+    #[arg(long)]
     pub stream: String,
-    /// Create the Kinesis stream with this many shards first.
+    /// Create the Kinesis stream first, with this many shards.
+    #[arg(long)]
     pub create_shards: Option<u32>,
     /// The Edmunds makes response whose models are polled.
+    #[arg(long, default_value = crate::DEFAULT_CATALOG)]
     pub catalog: PathBuf,
     /// Records appended per second.
+    #[arg(long, default_value_t = 20_000)]
     pub rate: u32,
-    /// How long to append.
+    /// Seconds of appending.
+    #[arg(long, default_value_t = 20.0)]
     pub seconds: f64,
-    /// Records that arrive before this many seconds are left out of the latency figures.
+    /// Seconds at the start left out of the latency figures.
+    #[arg(long, default_value_t = 2.0)]
     pub warm_up: f64,
     /// Timely worker threads of the speed worker.
+    #[arg(long, default_value_t = 2)]
     pub workers: usize,
 }
 
