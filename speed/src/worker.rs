@@ -85,7 +85,8 @@ pub async fn run(
     info!(stream = %stream.describe(), held = layer.held(), "speed worker started");
     let mut checkpointed = Instant::now();
     let mut published = Instant::now();
-    let mut unpublished = false;
+    // The view of the last step, while the store holds an older one.
+    let mut unpublished: Option<Arc<SpeedView>> = None;
 
     loop {
         let records = consumer.next_batch().await?;
@@ -99,10 +100,11 @@ pub async fn run(
                 view: view.clone(),
                 arrivals,
             });
-            unpublished = true;
             if published.elapsed() >= options.publish_every {
                 publish_view(store, &view).await?;
-                (published, unpublished) = (Instant::now(), false);
+                (published, unpublished) = (Instant::now(), None);
+            } else {
+                unpublished = Some(view);
             }
             if checkpointed.elapsed() >= options.checkpoint_every {
                 checkpoint(store, stream, &layer).await?;
@@ -111,7 +113,7 @@ pub async fn run(
         }
         if let Some(view) = batch.retract_published(store, &mut layer).await? {
             publish_view(store, &view).await?;
-            (published, unpublished) = (Instant::now(), false);
+            (published, unpublished) = (Instant::now(), None);
             checkpoint(store, stream, &layer).await?;
             checkpointed = Instant::now();
             on_step(Step {
@@ -123,9 +125,9 @@ pub async fn run(
             break;
         }
         if received == 0 {
-            if unpublished {
-                publish_view(store, &layer.view()).await?;
-                (published, unpublished) = (Instant::now(), false);
+            if let Some(view) = unpublished.take() {
+                publish_view(store, &view).await?;
+                published = Instant::now();
             }
             tokio::time::sleep(options.idle_wait).await;
         }
