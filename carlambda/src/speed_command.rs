@@ -59,11 +59,7 @@ impl SpeedTiming {
 /// Runs the speed worker over the stream at `location` until it is stopped (or, with
 /// `options.drain`, until the stream is read to its end).
 pub async fn speed(store: &Store, location: &str, options: &WorkerOptions) -> Result<()> {
-    let stream = if options.drain {
-        stream_commands::open_to_drain(location).await?
-    } else {
-        stream_commands::open(location).await?
-    };
+    let stream = stream_commands::open_to_read(location, options.drain).await?;
     let view = worker::run(store, &stream, options, |step| {
         info!(
             received = step.arrivals.len(),

@@ -17,11 +17,12 @@ pub async fn open(location: &str) -> Result<Stream> {
         .with_context(|| format!("cannot open the stream {location}"))
 }
 
-/// Opens the stream at `location` to read it to its end: a local log that does not exist is
-/// an error, as a mistyped `--stream` would otherwise read an empty one and report nothing.
-pub async fn open_to_drain(location: &str) -> Result<Stream> {
+/// Opens the stream at `location` for a reader; with `drain` (read it to its end and stop), a
+/// local log that does not exist is an error, as a mistyped `--stream` would otherwise read an
+/// empty one and report nothing. A follower waits for a log that is not there yet.
+pub async fn open_to_read(location: &str, drain: bool) -> Result<Stream> {
     let is_local = !location.contains("://");
-    if is_local && !std::path::Path::new(location).exists() {
+    if drain && is_local && !std::path::Path::new(location).exists() {
         anyhow::bail!(
             "no stream at {location}: check --stream (ingest and `import --to-stream` create it)"
         );
@@ -52,11 +53,7 @@ pub async fn import_to_stream(
 
 /// `carlambda archive`: the stream at `location` into raw objects of `store`.
 pub async fn archive(location: &str, store: &Store, options: &ArchiveOptions) -> Result<()> {
-    let stream = if options.drain {
-        open_to_drain(location).await?
-    } else {
-        open(location).await?
-    };
+    let stream = open_to_read(location, options.drain).await?;
     let summary = archive::run(&stream, store, options)
         .await
         .with_context(|| format!("archive of {} failed", stream.describe()))?;

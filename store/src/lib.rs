@@ -39,17 +39,7 @@ impl Store {
     /// [`StoreError::InvalidLocation`] when the location is empty, uses another URL scheme,
     /// names no bucket, or is a folder that cannot be created or opened.
     pub async fn open(location: &str) -> Result<Store, StoreError> {
-        if let Some(bucket_and_prefix) = location.strip_prefix("s3://") {
-            return Ok(Store::S3(S3Store::open(bucket_and_prefix).await?));
-        }
-        if location.contains("://") {
-            return Err(StoreError::InvalidLocation {
-                location: location.to_owned(),
-                reason: "only `s3://bucket/prefix` URLs and local folder paths are supported"
-                    .to_owned(),
-            });
-        }
-        Ok(Store::Local(LocalStore::open(location).await?))
+        Store::open_with(location, true).await
     }
 
     /// Opens the store at `location` as [`Store::open`] does, for a reader: a local folder
@@ -61,8 +51,22 @@ impl Store {
     /// Those of [`Store::open`], and [`StoreError::InvalidLocation`] when the folder is not
     /// there.
     pub async fn open_existing(location: &str) -> Result<Store, StoreError> {
-        let is_local = !location.contains("://");
-        if is_local && !location.is_empty() && !std::path::Path::new(location).exists() {
+        Store::open_with(location, false).await
+    }
+
+    /// [`Store::open`], creating a missing local folder only when `create` is set.
+    async fn open_with(location: &str, create: bool) -> Result<Store, StoreError> {
+        if let Some(bucket_and_prefix) = location.strip_prefix("s3://") {
+            return Ok(Store::S3(S3Store::open(bucket_and_prefix).await?));
+        }
+        if location.contains("://") {
+            return Err(StoreError::InvalidLocation {
+                location: location.to_owned(),
+                reason: "only `s3://bucket/prefix` URLs and local folder paths are supported"
+                    .to_owned(),
+            });
+        }
+        if !create && !location.is_empty() && !std::path::Path::new(location).exists() {
             return Err(StoreError::InvalidLocation {
                 location: location.to_owned(),
                 reason: "no such folder; name the master dataset that `carlambda import` or \
@@ -70,7 +74,7 @@ impl Store {
                     .to_owned(),
             });
         }
-        Store::open(location).await
+        Ok(Store::Local(LocalStore::open(location).await?))
     }
 
     /// Where this store lives, for logs and messages: `s3://bucket/prefix` or the absolute path
