@@ -203,18 +203,13 @@ async fn append(
 }
 
 fn record(scope: &str, body: &Body, fetched_at: FetchedAt) -> RawRecord {
-    let body = match body {
-        Body::None => Body::None,
-        Body::Json(raw) => Body::Json(raw.clone()),
-        Body::Text(text) => Body::Text(text.clone()),
-    };
     RawRecord::new(RecordParts {
         source: "bench",
         endpoint: "/api/vehicle/v2/bench",
         scope: scope.to_owned(),
         fetched_at,
         http_status: Some(200),
-        body,
+        body: body.clone(),
         error: None,
     })
 }

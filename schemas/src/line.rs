@@ -300,26 +300,21 @@ fn read_envelope<'a>(fields: LineFields<'a>, known: &mut KnownBodies) -> LineOut
     let Some(body) = fields.body else {
         return reject(RejectKind::EmptyBody, "empty body".into());
     };
+    let scope_text = fields.scope.as_ref().map_or("", Text::as_str);
+    if scope_text == UNKNOWN_SCOPE {
+        return reject(
+            RejectKind::WrongShape,
+            "the body is no response a scope can be told from (a makes catalog, make, \
+             model or model-year styles response), so it was imported with scope `unknown`"
+                .into(),
+        );
+    }
     let scope = match fields.scope.as_ref().map(|s| s.as_str().parse::<Scope>()) {
         Some(Ok(scope)) => scope,
-        Some(Err(_))
-            if fields
-                .scope
-                .as_ref()
-                .is_some_and(|s| s.as_str() == UNKNOWN_SCOPE) =>
-        {
-            return reject(
-                RejectKind::WrongShape,
-                "the body is no response a scope can be told from (a makes catalog, make, \
-                 model or model-year styles response), so it was imported with scope `unknown`"
-                    .into(),
-            );
-        }
         Some(Err(e)) => return reject(RejectKind::BadEnvelope, e.to_string()),
         None => return reject(RejectKind::BadEnvelope, "envelope without a scope".into()),
     };
     let body = body.get();
-    let scope_text = fields.scope.as_ref().map_or("", Text::as_str);
     if knows(&known.envelopes, scope_text, body) {
         return LineOutcome::Snapshot(Candidate {
             scope,

@@ -82,6 +82,7 @@ pub struct RecordParts<'a> {
 }
 
 /// A response body as the envelope stores it.
+#[derive(Clone)]
 pub enum Body {
     /// No body arrived.
     None,

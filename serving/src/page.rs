@@ -426,7 +426,7 @@ mod tests {
             html.contains("Batch version 3, run at 2024-05-06T07:08:09.123Z"),
             "{html}"
         );
-        let text = html.split_whitespace().collect::<Vec<_>>().join(" ");
+        let text = one_spaced(&html);
         assert!(
             text.contains(
                 "Raw objects read: 2 (4096 bytes); records: 11; snapshots: 7, of 6 scopes; \
@@ -460,7 +460,7 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("<dt>Speed lag</dt><dd>1 min</dd>"), "{html}");
-        let text = html.split_whitespace().collect::<Vec<_>>().join(" ");
+        let text = one_spaced(&html);
         assert!(
             text.contains(
                 "records read from the stream after the batch's watermark: 42; \
@@ -483,7 +483,7 @@ mod tests {
             .await
             .unwrap();
         let (_, html) = published(&fixture).await;
-        let text = html.split_whitespace().collect::<Vec<_>>().join(" ");
+        let text = one_spaced(&html);
         assert!(
             html.contains("<dd>42 (since an earlier batch)</dd>"),
             "{html}"
@@ -495,6 +495,11 @@ mod tests {
             ),
             "{text}"
         );
+    }
+
+    /// `html` with every run of whitespace one space, for text the template breaks across lines.
+    fn one_spaced(html: &str) -> String {
+        html.split_whitespace().collect::<Vec<_>>().join(" ")
     }
 
     #[test]
